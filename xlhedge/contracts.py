@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import itertools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
@@ -73,10 +74,10 @@ class ContractSpec(BaseModel):
         if self.symbol.split(":", 1)[0] != self.exchange:
             raise ValueError(f"symbol {self.symbol} must start with the exchange {self.exchange}:")
         floors = [t.floor for t in self.tiers]
-        if floors[0] != 0 or any(b <= a for a, b in zip(floors, floors[1:], strict=False)):
+        if floors[0] != 0 or any(b <= a for a, b in itertools.pairwise(floors)):
             raise ValueError("tiers must start at floor 0 with floors strictly increasing")
         mmrs = [t.mmr for t in self.tiers]
-        if any(b < a for a, b in zip(mmrs, mmrs[1:], strict=False)):
+        if any(b < a for a, b in itertools.pairwise(mmrs)):
             raise ValueError("tier MMRs must not decrease")
         return self
 

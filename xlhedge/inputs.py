@@ -29,7 +29,7 @@ _SIDES = {"long": 1.0, "buy": 1.0, "short": -1.0, "sell": -1.0}
 def _where(arr: np.ndarray, bad: np.ndarray) -> str:
     """Describe the first offending element: its value and, for arrays, its position."""
     index = np.argwhere(bad)[0]
-    value = arr[tuple(index)]
+    value = arr[tuple(index)].item()
     if arr.ndim == 0:
         return f"got {value!r}"
     position = int(index[0]) if arr.ndim == 1 else tuple(int(i) for i in index)
@@ -95,9 +95,9 @@ def side(name: str, value: object) -> FloatArray:
 def _one_side(name: str, item: object) -> float:
     if isinstance(item, str) and item.strip().lower() in _SIDES:
         return _SIDES[item.strip().lower()]
-    if isinstance(item, int | float | np.integer | np.floating) and not isinstance(item, bool):
-        if float(item) in (1.0, -1.0):
-            return float(item)
+    is_number = isinstance(item, int | float | np.integer | np.floating)
+    if is_number and not isinstance(item, bool) and float(item) in (1.0, -1.0):
+        return float(item)
     raise InputError(name, 'must be "long" or "short" (or +1/-1)', item)
 
 
@@ -124,7 +124,9 @@ def broadcast(**arrays: FloatArray) -> list[FloatArray]:
         return [np.asarray(a, dtype=np.float64) for a in np.broadcast_arrays(*arrays.values())]
     except ValueError:
         shapes = ", ".join(f"{k} {np.shape(v)}" for k, v in arrays.items())
-        raise InputError("arguments", f"must have shapes that broadcast together ({shapes})") from None
+        raise InputError(
+            "arguments", f"must have shapes that broadcast together ({shapes})"
+        ) from None
 
 
 def result(values: npt.ArrayLike, *inputs: object) -> Any:

@@ -46,7 +46,10 @@ def initial_margin(
 
 
 def position_value(
-    contracts: ArrayLike, contract_value: ArrayLike, price: ArrayLike, contract_type: str = "inverse"
+    contracts: ArrayLike,
+    contract_value: ArrayLike,
+    price: ArrayLike,
+    contract_type: str = "inverse",
 ) -> Any:
     """Position value in the settle currency: ``n*cv/P`` coin (inverse), ``n*cs*P`` (linear)."""
     return initial_margin(contracts, contract_value, price, 1.0, contract_type)
@@ -164,7 +167,9 @@ def tiered_liquidation_price(
     that liquidation price falls in another tier, the price is solved again with that tier, until
     the tier no longer changes.
     """
-    s, q, entry, m_, _, _ = _position(side, contracts, contract_value, entry_price, margin, 0.0, 0.0)
+    s, q, entry, m_, _, _ = _position(
+        side, contracts, contract_value, entry_price, margin, 0.0, 0.0
+    )
     floors, mmrs, amounts = _tiers(tier_floors, tier_mmrs, tier_amounts)
     kind = inputs.contract_type(contract_type)
     basis = inputs.mm_basis(mm_basis)
@@ -202,7 +207,12 @@ def _position(
     mmr_ = inputs.number("mmr", mmr, ge=0, lt=1)
     cum = inputs.number("maintenance_amount", maintenance_amount, ge=0)
     s, n, cv, entry, m_, mmr_, cum = inputs.broadcast(
-        side=s, contracts=n, contract_value=cv, entry_price=entry, margin=m_, mmr=mmr_,
+        side=s,
+        contracts=n,
+        contract_value=cv,
+        entry_price=entry,
+        margin=m_,
+        mmr=mmr_,
         maintenance_amount=cum,
     )
     return [s, n * cv, entry, m_, mmr_, cum]
@@ -220,7 +230,7 @@ def _solve(
 ) -> FloatArray:
     """Liquidation price from the closed forms in the module docstring (``q`` = n*cv)."""
     long = s > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if kind == "inverse":
             if basis == "mark":
                 num = np.where(long, q * (1 + mmr), q * (1 - mmr))

@@ -37,9 +37,11 @@ class Column:
 
     @property
     def rule(self) -> str:
-        parts = [f"> {self.gt:g}" if self.gt is not None else "",
-                 f">= {self.ge:g}" if self.ge is not None else "",
-                 f"< {self.lt:g}" if self.lt is not None else ""]
+        parts = [
+            f"> {self.gt:g}" if self.gt is not None else "",
+            f">= {self.ge:g}" if self.ge is not None else "",
+            f"< {self.lt:g}" if self.lt is not None else "",
+        ]
         return "must be a number " + " and ".join(p for p in parts if p)
 
 
@@ -53,8 +55,15 @@ NUMERIC_COLUMNS: tuple[Column, ...] = (
     Column("mark_price", np.nan, gt=0),
 )
 TEXT_COLUMNS = ("asset", "contract")
-ALIASES = {"symbol": "contract", "coin": "asset", "ratio": "hedge_ratio", "mark": "mark_price",
-           "funding": "funding_rate", "qty": "quantity", "spotprice": "price"}
+ALIASES = {
+    "symbol": "contract",
+    "coin": "asset",
+    "ratio": "hedge_ratio",
+    "mark": "mark_price",
+    "funding": "funding_rate",
+    "qty": "quantity",
+    "spotprice": "price",
+}
 
 
 def _key(name: object) -> str:
@@ -78,7 +87,7 @@ def normalise_inventory(inventory: pd.DataFrame) -> pd.DataFrame:
         if name not in frame:
             frame[name] = np.nan
     blank = frame[["asset", "contract", "quantity"]].map(_is_blank).all(axis=1)
-    frame = frame.loc[~blank]
+    frame = frame.loc[~blank].reset_index(drop=True)
     for column in NUMERIC_COLUMNS:
         if column.name not in frame:
             frame[column.name] = column.default
@@ -93,6 +102,12 @@ def _is_blank(value: object) -> bool:
     if isinstance(value, float) and np.isnan(value):
         return True
     return isinstance(value, str) and not value.strip()
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, int | float | np.number):
+        return f"{float(value):g}"
+    return repr(value)
 
 
 def _numbers(frame: pd.DataFrame, errors: pd.Series) -> pd.DataFrame:
@@ -112,15 +127,13 @@ def _numbers(frame: pd.DataFrame, errors: pd.Series) -> pd.DataFrame:
         if column.lt is not None:
             bad |= values >= column.lt
         for index in bad[bad & (errors == "")].index:
-            shown = "blank" if blank[index] else repr(raw[index])
+            shown = "blank" if blank[index] else _shown(raw[index])
             errors[index] = f"{column.name} {column.rule} (got {shown})"
         out[column.name] = values
     return out
 
 
-def plan_hedge(
-    inventory: pd.DataFrame, registry: ContractRegistry | None = None
-) -> pd.DataFrame:
+def plan_hedge(inventory: pd.DataFrame, registry: ContractRegistry | None = None) -> pd.DataFrame:
     """One row per holding: the short that hedges it and what it costs and risks.
 
     Input columns (case and spacing ignored): ``asset``, ``quantity``, ``price`` (USD per unit of
@@ -160,10 +173,23 @@ def plan_hedge(
 
 
 RESULT_COLUMNS = [
-    "notional_usd", "exposure_usd", "target_usd", "contracts", "hedged_usd", "residual_coin",
-    "net_delta_usd", "margin_coin", "liquidation_price", "liquidation_distance",
-    "funding_annual", "funding_per_day_coin", "funding_per_day_usd", "fee_to_open_coin",
-    "fee_to_open_usd", "contract_value", "lot_size",
+    "notional_usd",
+    "exposure_usd",
+    "target_usd",
+    "contracts",
+    "hedged_usd",
+    "residual_coin",
+    "net_delta_usd",
+    "margin_coin",
+    "liquidation_price",
+    "liquidation_distance",
+    "funding_annual",
+    "funding_per_day_coin",
+    "funding_per_day_usd",
+    "fee_to_open_coin",
+    "fee_to_open_usd",
+    "contract_value",
+    "lot_size",
 ]
 
 
@@ -213,15 +239,22 @@ def _check_spec_rules(
         if errors[index]:
             continue
         if values.at[index, "leverage"] > spec.max_leverage:
-            errors[index] = (f"leverage must be <= {spec.max_leverage:g} for {spec.symbol} "
-                             f"(got {values.at[index, 'leverage']:g})")
+            errors[index] = (
+                f"leverage must be <= {spec.max_leverage:g} for {spec.symbol} "
+                f"(got {values.at[index, 'leverage']:g})"
+            )
         elif np.isnan(values.at[index, "mark_price"]):
-            errors[index] = (f"mark_price is needed to hedge {frame.at[index, 'asset']} with "
-                             f"{spec.underlying} contracts (the {spec.underlying} price)")
+            errors[index] = (
+                f"mark_price is needed to hedge {frame.at[index, 'asset']} with "
+                f"{spec.underlying} contracts (the {spec.underlying} price)"
+            )
 
 
 def _fill(
-    plan: pd.DataFrame, rows: Sequence[object], frame: pd.DataFrame, v: pd.DataFrame,
+    plan: pd.DataFrame,
+    rows: Sequence[object],
+    frame: pd.DataFrame,
+    v: pd.DataFrame,
     spec: ContractSpec,
 ) -> None:
     """Compute the plan columns for rows that all use ``spec``."""
@@ -243,14 +276,23 @@ def _fill(
     fee = costs.trading_fee(n, cv, mark, spec.taker_fee, kind)
     usd = mark if inverse else 1.0
     out = {
-        "notional_usd": notional, "exposure_usd": exposure, "target_usd": target,
-        "contracts": n, "hedged_usd": hedged, "residual_coin": (target - hedged) / p,
-        "net_delta_usd": exposure - hedged, "margin_coin": m_coin, "liquidation_price": liq,
+        "notional_usd": notional,
+        "exposure_usd": exposure,
+        "target_usd": target,
+        "contracts": n,
+        "hedged_usd": hedged,
+        "residual_coin": (target - hedged) / p,
+        "net_delta_usd": exposure - hedged,
+        "margin_coin": m_coin,
+        "liquidation_price": liq,
         "liquidation_distance": liq / mark - 1.0,
         "funding_annual": costs.annualised_funding(rate, spec.funding_interval_hours),
-        "funding_per_day_coin": funding, "funding_per_day_usd": funding * usd,
-        "fee_to_open_coin": fee, "fee_to_open_usd": fee * usd,
-        "contract_value": np.full(len(rows), cv), "lot_size": np.full(len(rows), spec.lot_size),
+        "funding_per_day_coin": funding,
+        "funding_per_day_usd": funding * usd,
+        "fee_to_open_coin": fee,
+        "fee_to_open_usd": fee * usd,
+        "contract_value": np.full(len(rows), cv),
+        "lot_size": np.full(len(rows), spec.lot_size),
     }
     for name, column in out.items():
         plan.loc[rows, name] = np.asarray(column, dtype=float)
@@ -268,8 +310,16 @@ def _liquidation(
     out = np.full(n.shape, np.nan)
     if live.any():
         out[live] = margin.tiered_liquidation_price(
-            "short", n[live], cv, mark[live], m_coin[live], floors, mmrs, amounts,
-            spec.contract_type, "mark",
+            "short",
+            n[live],
+            cv,
+            mark[live],
+            m_coin[live],
+            floors,
+            mmrs,
+            amounts,
+            spec.contract_type,
+            "mark",
         )
     return out
 
@@ -279,8 +329,10 @@ def _warnings(frame: pd.DataFrame, rows: pd.DataFrame, spec: ContractSpec) -> li
     for (_, row), asset in zip(rows.iterrows(), frame["asset"], strict=True):
         notes = []
         if asset.upper() not in (spec.underlying, "XBT" if spec.underlying == "BTC" else ""):
-            notes.append(f"cross-hedge: {asset} hedged with {spec.underlying} contracts "
-                         "(basis risk; check the ratio with HEDGE_RATIO)")
+            notes.append(
+                f"cross-hedge: {asset} hedged with {spec.underlying} contracts "
+                "(basis risk; check the ratio with HEDGE_RATIO)"
+            )
         if row["liquidation_distance"] < LIQUIDATION_WARNING:
             notes.append(f"liquidation within {row['liquidation_distance']:.0%} of the mark price")
         if abs(row["funding_annual"]) > FUNDING_WARNING:
@@ -305,19 +357,21 @@ def plan_totals(plan: pd.DataFrame) -> pd.Series:
     ok = plan[plan["error"] == ""]
     exposure = float(ok["exposure_usd"].sum())
     distances = ok["liquidation_distance"].replace(np.inf, np.nan).dropna()
-    return pd.Series({
-        "holdings": float(len(plan)),
-        "errors": float((plan["error"] != "").sum()),
-        "notional_usd": float(ok["notional_usd"].sum()),
-        "exposure_usd": exposure,
-        "hedged_usd": float(ok["hedged_usd"].sum()),
-        "coverage": float(ok["hedged_usd"].sum()) / exposure if exposure > 0 else np.nan,
-        "net_delta_usd": float(ok["net_delta_usd"].sum()),
-        "margin_usd": float((ok["margin_coin"] * _usd_per_settle(ok)).sum()),
-        "funding_per_day_usd": float(ok["funding_per_day_usd"].sum()),
-        "fee_to_open_usd": float(ok["fee_to_open_usd"].sum()),
-        "nearest_liquidation_distance": float(distances.min()) if len(distances) else np.inf,
-    })
+    return pd.Series(
+        {
+            "holdings": float(len(plan)),
+            "errors": float((plan["error"] != "").sum()),
+            "notional_usd": float(ok["notional_usd"].sum()),
+            "exposure_usd": exposure,
+            "hedged_usd": float(ok["hedged_usd"].sum()),
+            "coverage": float(ok["hedged_usd"].sum()) / exposure if exposure > 0 else np.nan,
+            "net_delta_usd": float(ok["net_delta_usd"].sum()),
+            "margin_usd": float((ok["margin_coin"] * _usd_per_settle(ok)).sum()),
+            "funding_per_day_usd": float(ok["funding_per_day_usd"].sum()),
+            "fee_to_open_usd": float(ok["fee_to_open_usd"].sum()),
+            "nearest_liquidation_distance": float(distances.min()) if len(distances) else np.inf,
+        }
+    )
 
 
 def _usd_per_settle(plan: pd.DataFrame) -> pd.Series:
@@ -339,16 +393,25 @@ def scenario_table(plan: pd.DataFrame, moves: ArrayLike = scenarios.DEFAULT_MOVE
         return ok[name].to_numpy(dtype=float)
 
     values = scenarios.scenario_values(
-        col("quantity"), col("price"), col("mark_price"), col("contracts"), col("contract_value"),
-        col("collateral"), np.nan_to_num(col("liquidation_price"), nan=np.inf), col("margin_coin"),
-        step, (ok["contract_type"] == "inverse").to_numpy(dtype=float),
+        col("quantity"),
+        col("price"),
+        col("mark_price"),
+        col("contracts"),
+        col("contract_value"),
+        col("collateral"),
+        np.nan_to_num(col("liquidation_price"), nan=np.inf),
+        col("margin_coin"),
+        step,
+        (ok["contract_type"] == "inverse").to_numpy(dtype=float),
     )
     h, m = len(ok), len(step)
-    table = pd.DataFrame({
-        "asset": np.repeat(ok["asset"].to_numpy(), m),
-        "contract": np.repeat(ok["contract"].to_numpy(), m),
-        "move": np.tile(step, h),
-    })
+    table = pd.DataFrame(
+        {
+            "asset": np.repeat(ok["asset"].to_numpy(), m),
+            "contract": np.repeat(ok["contract"].to_numpy(), m),
+            "move": np.tile(step, h),
+        }
+    )
     for name, array in values.items():
         table[name] = array.reshape(-1)
     return table
@@ -365,5 +428,6 @@ def scenario_summary(table: pd.DataFrame) -> pd.DataFrame:
 
 def _liquidated_names(group: pd.DataFrame) -> str:
     hit = group.loc[group["liquidated"]]
-    return ", ".join(dict.fromkeys(f"{a} ({c})" for a, c in zip(hit["asset"], hit["contract"],
-                                                                strict=True)))
+    return ", ".join(
+        dict.fromkeys(f"{a} ({c})" for a, c in zip(hit["asset"], hit["contract"], strict=True))
+    )

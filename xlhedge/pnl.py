@@ -88,10 +88,7 @@ def average_entry_price(
     total = n.sum(axis=-1)
     if (total <= 0).any():
         raise InputError("contracts", "must have a total > 0")
-    if kind == "inverse":
-        avg = total / (n / p).sum(axis=-1)
-    else:
-        avg = (n * p).sum(axis=-1) / total
+    avg = total / (n / p).sum(axis=-1) if kind == "inverse" else (n * p).sum(axis=-1) / total
     return inputs.result(avg)
 
 

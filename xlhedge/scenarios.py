@@ -86,12 +86,15 @@ def hedge_scenarios(
     args: dict[str, Any] = {
         "quantity": inputs.number("quantity", quantity, ge=0),
         "price": inputs.number("price", price, gt=0),
-        "mark_price": inputs.number("mark_price", price if mark_price is None else mark_price, gt=0),
+        "mark_price": inputs.number(
+            "mark_price", price if mark_price is None else mark_price, gt=0
+        ),
         "contracts": inputs.number("contracts", contracts, ge=0),
         "contract_value": inputs.number("contract_value", contract_value, gt=0),
         "collateral": inputs.number("collateral", collateral, ge=0),
-        "liquidation_price": inputs.number("liquidation_price", liquidation_price, gt=0,
-                                           allow_inf=True),
+        "liquidation_price": inputs.number(
+            "liquidation_price", liquidation_price, gt=0, allow_inf=True
+        ),
         "margin": inputs.number("margin", margin, ge=0),
     }
     inverse = np.array([1.0 if inputs.contract_type(contract_type) == "inverse" else 0.0])

@@ -17,7 +17,7 @@ def round_to_lot(raw: FloatArray, lot: FloatArray) -> FloatArray:
     way at a half.
     """
     units = raw / lot
-    return np.floor(units + 0.5 + 1e-9 * np.maximum(1.0, np.abs(units))) * lot
+    return np.floor(units + 0.5 + 1e-12 * np.maximum(1.0, np.abs(units))) * lot
 
 
 def hedge_contracts(

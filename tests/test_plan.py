@@ -1,0 +1,166 @@
+"""The plan for a whole inventory, and its scenario table."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from xlhedge import (
+    hedge_contracts,
+    initial_margin,
+    plan_hedge,
+    plan_totals,
+    scenario_summary,
+    scenario_table,
+)
+from xlhedge.plan import margin_by_coin
+
+
+def _inventory(**overrides):
+    row = {"Asset": "BTC", "Quantity": 1.0, "Price": 60000.0, "Contract": "BINANCE:BTCUSD_PERP"}
+    return pd.DataFrame([row | overrides])
+
+
+class TestPlanHedge:
+    def test_guides_case(self):
+        plan = plan_hedge(_inventory())
+        row = plan.iloc[0]
+        assert row["contracts"] == 600
+        assert row["hedged_usd"] == 60000
+        assert row["residual_coin"] == 0
+        assert row["margin_coin"] == pytest.approx(initial_margin(600, 100, 60000, 1))
+        assert row["liquidation_price"] == math.inf  # 1x default: synthetic USD
+        assert row["error"] == ""
+
+    def test_defaults_and_headings(self):
+        plan = plan_hedge(_inventory())
+        assert plan.loc[0, ["hedge_ratio", "leverage", "collateral"]].tolist() == [1, 1, 0]
+        assert plan.loc[0, "funding_rate"] == 0.0001
+        assert plan.loc[0, "mark_price"] == 60000
+
+    def test_matches_core_functions(self):
+        frame = pd.read_csv("examples/inventory.csv")
+        plan = plan_hedge(frame)
+        same = plan[plan["asset"].str.upper() == "BTC"]
+        expected = hedge_contracts(
+            same["quantity"] * same["price"] / same["mark_price"],
+            same["mark_price"],
+            same["contract_value"],
+            same["hedge_ratio"],
+            lot_size=same["lot_size"],
+            collateral=same["collateral"],
+        )
+        assert np.array_equal(same["contracts"].to_numpy(), np.asarray(expected))
+
+    def test_leverage_brings_liquidation_close(self):
+        plan = plan_hedge(_inventory(Leverage=5))
+        distance = plan.loc[0, "liquidation_distance"]
+        assert 0.1 < distance < 0.3
+        assert "liquidation within" in plan.loc[0, "warnings"]
+
+    def test_cross_hedge_uses_coin_price_from_other_row(self):
+        inventory = pd.concat([_inventory(), _inventory(Asset="SOL", Quantity=100, Price=150)])
+        plan = plan_hedge(inventory)
+        sol = plan.iloc[1]
+        assert sol["mark_price"] == 60000
+        assert sol["contracts"] == 150  # $15,000 / 100
+        assert "cross-hedge" in sol["warnings"]
+
+    def test_cross_hedge_without_coin_price_is_a_row_error(self):
+        plan = plan_hedge(_inventory(Asset="SOL", Price=150))
+        assert "mark_price is needed" in plan.loc[0, "error"]
+
+    @pytest.mark.parametrize(
+        ("overrides", "message"),
+        [
+            ({"Quantity": -1}, "quantity must be a number >= 0 (got -1)"),
+            ({"Quantity": "lots"}, "quantity must be a number >= 0 (got 'lots')"),
+            ({"Price": 0}, "price must be a number > 0"),
+            ({"Leverage": 0.5}, "leverage must be a number >= 1"),
+            ({"Leverage": 200}, "leverage must be <= 125 for BINANCE:BTCUSD_PERP"),
+            ({"Contract": "BINANCE:BTCUSD"}, "unknown contract 'BINANCE:BTCUSD' (did you mean"),
+            ({"Contract": ""}, "contract must not be blank"),
+        ],
+    )
+    def test_bad_rows_get_a_message_and_others_still_compute(self, overrides, message):
+        inventory = pd.concat([_inventory(**overrides), _inventory()], ignore_index=True)
+        plan = plan_hedge(inventory)
+        assert message in plan.loc[0, "error"]
+        assert math.isnan(plan.loc[0, "contracts"])
+        assert plan.loc[1, "contracts"] == 600 and plan.loc[1, "error"] == ""
+
+    def test_blank_rows_skipped(self):
+        blank = pd.DataFrame([{"Asset": None, "Quantity": None, "Contract": " "}])
+        plan = plan_hedge(pd.concat([_inventory(), blank, _inventory()]))
+        assert len(plan) == 2
+
+    def test_warnings(self):
+        plan = plan_hedge(_inventory(**{"Hedge Ratio": 0.5, "Funding Rate": -0.0003}))
+        text = plan.loc[0, "warnings"]
+        assert "under-hedged (ratio 0.5)" in text
+        assert "funding -33% a year (you pay)" in text
+
+    def test_rounding_residual(self):
+        plan = plan_hedge(_inventory(Quantity=0.0123))
+        row = plan.iloc[0]
+        assert row["contracts"] == 7  # 738 USD -> 7 contracts of 100
+        assert row["residual_coin"] == pytest.approx((738 - 700) / 60000)
+        assert "lot rounding leaves" in row["warnings"]
+
+    def test_collateral_is_hedged_too(self):
+        row = plan_hedge(_inventory(Collateral=0.5)).iloc[0]
+        assert row["contracts"] == 900
+        assert row["exposure_usd"] == 90000
+
+    def test_linear_contract(self):
+        row = plan_hedge(_inventory(Contract="BYBIT:BTCUSDT", Quantity=1.2345)).iloc[0]
+        assert row["contracts"] == pytest.approx(1.234) or row["contracts"] == pytest.approx(1.235)
+        assert row["settle"] == "USDT"
+
+    def test_totals(self):
+        plan = plan_hedge(pd.concat([_inventory(), _inventory(Quantity=-1)]))
+        totals = plan_totals(plan)
+        assert totals["errors"] == 1 and totals["holdings"] == 2
+        assert totals["hedged_usd"] == 60000 and totals["coverage"] == 1
+        assert margin_by_coin(plan)["BTC"] == pytest.approx(1.0)
+
+    def test_ten_thousand_rows_vectorised(self):
+        n = 10_000
+        inventory = pd.DataFrame(
+            {
+                "Asset": ["BTC"] * n,
+                "Quantity": np.linspace(0.01, 10, n),
+                "Price": 60000.0,
+                "Contract": ["BINANCE:BTCUSD_PERP", "BYBIT:BTCUSD"] * (n // 2),
+                "Leverage": 3,
+            }
+        )
+        plan = plan_hedge(inventory)
+        assert (plan["error"] == "").all() and len(plan) == n
+
+
+class TestScenarios:
+    def test_hedged_value_flat_until_liquidation(self):
+        plan = plan_hedge(_inventory())
+        summary = scenario_summary(scenario_table(plan))
+        assert np.allclose(summary["hedged_usd"], 60000)
+        assert not summary["liquidated"].any()
+        down = summary.set_index("move").loc[-0.5]
+        assert down["unhedged_usd"] == 30000 and down["hedge_pnl_usd"] == pytest.approx(30000)
+
+    def test_liquidation_on_the_way(self):
+        plan = plan_hedge(_inventory(Leverage=5))
+        table = scenario_table(plan, [0.1, 0.5])
+        assert table["liquidated"].tolist() == [False, True]
+        lost = table.iloc[1]
+        assert lost["hedge_pnl_coin"] == pytest.approx(-plan.loc[0, "margin_coin"])
+
+    def test_shape(self):
+        plan = plan_hedge(pd.concat([_inventory()] * 3))
+        assert len(scenario_table(plan, np.linspace(-0.5, 1, 201))) == 3 * 201
+
+    def test_metamorphic_unhedged_rises_with_price(self):
+        table = scenario_table(plan_hedge(_inventory()), [-0.2, 0.0, 0.2])
+        assert table["unhedged_usd"].is_monotonic_increasing
+        assert table["hedge_pnl_usd"].is_monotonic_decreasing

@@ -1,0 +1,87 @@
+"""Property tests of the hedging identities (hypothesis)."""
+
+import math
+
+import numpy as np
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from strategies import contract_values, leverages, mmrs, moves, prices, quantities, sides
+
+from xlhedge import (
+    average_entry_price,
+    hedge_contracts,
+    initial_margin,
+    inverse_pnl,
+    liquidation_price,
+)
+
+
+@given(quantities, prices, moves)
+def test_spot_plus_one_to_one_short_is_worth_the_same_usd(q, p0, move):
+    # short N = Q*P0 USD of inverse contracts (cv 1, no rounding): value fixed at Q*P0
+    p1 = p0 * (1 + move)
+    hedge_usd = inverse_pnl(q * p0, 1.0, p0, p1, "short") * p1
+    assert math.isclose(q * p1 + hedge_usd, q * p0, rel_tol=1e-9)
+
+
+@given(st.floats(1, 1e7), contract_values, prices, prices)
+def test_long_short_antisymmetry(n, cv, entry, exit_):
+    assert inverse_pnl(n, cv, entry, exit_, "long") == -inverse_pnl(n, cv, entry, exit_, "short")
+
+
+@given(st.floats(0, 1e7), contract_values, prices, sides)
+def test_pnl_zero_at_entry(n, cv, entry, side):
+    assert inverse_pnl(n, cv, entry, entry, side) == 0.0
+
+
+@given(st.lists(st.tuples(st.floats(1, 1e6), prices), min_size=1, max_size=20))
+def test_harmonic_entry_not_above_arithmetic(fills):
+    n, p = map(np.array, zip(*fills, strict=True))
+    harmonic = average_entry_price(n, p)
+    arithmetic = average_entry_price(n, p, "linear")
+    assert harmonic <= arithmetic * (1 + 1e-12)
+    assert p.min() * (1 - 1e-12) <= harmonic <= p.max() * (1 + 1e-12)
+
+
+@given(st.floats(1, 1e6), prices, mmrs, sides, leverages, leverages)
+def test_liquidation_distance_shrinks_as_leverage_grows(n, entry, m, side, l1, l2):
+    low, high = sorted((l1, l2))
+    assume(m < 1 / high)  # exchanges never let the initial margin fall below maintenance
+    dist = []
+    for lev in (low, high):
+        margin = initial_margin(n, 1.0, entry, lev)
+        lp = liquidation_price(side, n, 1.0, entry, margin, m)
+        dist.append(abs(lp / entry - 1) if math.isfinite(lp) else math.inf)
+    assert dist[1] <= dist[0] * (1 + 1e-9)
+
+
+@given(st.floats(1, 1e6), prices, mmrs, st.floats(0, 100))
+def test_full_collateral_1x_short_has_no_liquidation_on_mark_basis(n, entry, m, cum):
+    margin = initial_margin(n, 1.0, entry, 1.0)
+    assert liquidation_price("short", n, 1.0, entry, margin, m, cum) == math.inf
+
+
+@given(st.lists(st.tuples(quantities, prices, contract_values), min_size=1, max_size=10))
+def test_scalar_and_array_calls_agree(rows):
+    q, p, cv = map(np.array, zip(*rows, strict=True))
+    arrays = hedge_contracts(q, p, cv)
+    pnl = inverse_pnl(arrays, cv, p, p * 1.1)
+    for i in range(len(rows)):
+        assert arrays[i] == hedge_contracts(float(q[i]), float(p[i]), float(cv[i]))
+        assert pnl[i] == inverse_pnl(float(arrays[i]), float(cv[i]), float(p[i]), float(p[i] * 1.1))
+
+
+@given(quantities, prices, contract_values, st.floats(0, 2), st.sampled_from([1.0, 10.0, 100.0]))
+def test_rounding_error_at_most_half_a_lot(q, p, cv, ratio, lot):
+    n = hedge_contracts(q, p, cv, ratio, lot_size=lot)
+    assert abs(n * cv - q * p * ratio) <= lot * cv / 2 * (1 + 1e-9) + 1e-6
+    assert n % lot == 0
+
+
+@given(st.floats(1, 1e6), prices, leverages, mmrs, st.floats(0.001, 0.5))
+def test_metamorphic_more_margin_moves_short_liquidation_away(n, entry, lev, m, extra):
+    # empyrical-style: adding margin can only move a short's liquidation price up
+    margin = initial_margin(n, 1.0, entry, lev)
+    before = liquidation_price("short", n, 1.0, entry, margin, m)
+    after = liquidation_price("short", n, 1.0, entry, margin * (1 + extra), m)
+    assert after >= before
