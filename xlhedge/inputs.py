@@ -95,9 +95,10 @@ def side(name: str, value: object) -> FloatArray:
 def _one_side(name: str, item: object) -> float:
     if isinstance(item, str) and item.strip().lower() in _SIDES:
         return _SIDES[item.strip().lower()]
-    is_number = isinstance(item, int | float | np.integer | np.floating)
-    if is_number and not isinstance(item, bool) and float(item) in (1.0, -1.0):
-        return float(item)
+    if isinstance(item, int | float | np.integer | np.floating) and not isinstance(item, bool):
+        number = float(item)
+        if number in (1.0, -1.0):
+            return number
     raise InputError(name, 'must be "long" or "short" (or +1/-1)', item)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from xlhedge import inputs
+from xlhedge.errors import InputError
 from xlhedge.inputs import ArrayLike, FloatArray, SideLike
 
 
@@ -87,7 +88,7 @@ def _tiers(
     mmrs = np.atleast_1d(inputs.number("tier_mmrs", tier_mmrs, ge=0, lt=1))
     floors, mmrs = inputs.broadcast(tier_floors=floors, tier_mmrs=mmrs)
     if floors[0] != 0 or (np.diff(floors) <= 0).any():
-        raise inputs.InputError("tier_floors", "must start at 0 and increase", tier_floors)
+        raise InputError("tier_floors", "must start at 0 and increase", tier_floors)
     if tier_amounts is None:
         amounts = np.concatenate([[0.0], np.cumsum(floors[1:] * np.diff(mmrs))])
     else:

@@ -16,7 +16,6 @@ import pandas as pd
 
 from xlhedge import costs, margin, scenarios, sizing
 from xlhedge.contracts import ContractRegistry, ContractSpec, default_registry
-from xlhedge.errors import UnknownContractError
 from xlhedge.inputs import ArrayLike, FloatArray
 
 LIQUIDATION_WARNING = 0.30  # warn when the liquidation price is within 30% of the mark
@@ -78,10 +77,10 @@ def normalise_inventory(inventory: pd.DataFrame) -> pd.DataFrame:
     wanted = {_key(c.name): c.name for c in NUMERIC_COLUMNS} | {k: k for k in TEXT_COLUMNS}
     wanted |= ALIASES
     renames: dict[str, str] = {}
-    for column in inventory.columns:
-        target = wanted.get(_key(column))
+    for heading in inventory.columns:
+        target = wanted.get(_key(heading))
         if target and target not in renames.values():
-            renames[str(column)] = target
+            renames[str(heading)] = target
     frame = inventory.rename(columns=renames)[list(renames.values())].copy()
     for name in ("asset", "contract", "quantity", "price"):
         if name not in frame:
@@ -110,7 +109,7 @@ def _shown(value: object) -> str:
     return repr(value)
 
 
-def _numbers(frame: pd.DataFrame, errors: pd.Series) -> pd.DataFrame:
+def _numbers(frame: pd.DataFrame, errors: list[str]) -> pd.DataFrame:
     """Numeric inputs as floats; a row's first broken rule goes into ``errors``."""
     out = pd.DataFrame(index=frame.index)
     for column in NUMERIC_COLUMNS:
@@ -126,7 +125,7 @@ def _numbers(frame: pd.DataFrame, errors: pd.Series) -> pd.DataFrame:
             bad |= values < column.ge
         if column.lt is not None:
             bad |= values >= column.lt
-        for index in bad[bad & (errors == "")].index:
+        for index in np.flatnonzero(bad.to_numpy() & (np.array(errors) == "")):
             shown = "blank" if blank[index] else _shown(raw[index])
             errors[index] = f"{column.name} {column.rule} (got {shown})"
         out[column.name] = values
@@ -148,28 +147,39 @@ def plan_hedge(inventory: pd.DataFrame, registry: ContractRegistry | None = None
     """
     registry = registry or default_registry()
     frame = normalise_inventory(inventory)
-    errors = pd.Series("", index=frame.index, dtype=object)
-    errors[frame["asset"] == ""] = "asset must not be blank"
+    errors = ["asset must not be blank" if a == "" else "" for a in frame["asset"]]
     values = _numbers(frame, errors)
-    values["mark_price"] = values["mark_price"].fillna(_coin_prices(frame, values))
+    specs = _specs(frame, registry, errors)
+    values["mark_price"] = values["mark_price"].fillna(_coin_prices(frame, values, specs))
     plan = _empty_plan(frame, values)
-    for symbol, rows in frame.groupby(frame["contract"].str.upper(), sort=False).groups.items():
-        try:
-            spec = registry.get(str(symbol)) if symbol else None
-        except UnknownContractError as exc:
-            errors[rows] = errors[rows].where(errors[rows] != "", str(exc))
-            continue
-        if spec is None:
-            errors[rows] = errors[rows].where(errors[rows] != "", "contract must not be blank")
-            continue
-        _check_spec_rules(frame.loc[rows], values.loc[rows], spec, errors)
+    for spec in {s.symbol: s for s in specs if s is not None}.values():
+        rows = [i for i, s in zip(frame.index, specs, strict=True) if s is spec]
+        _check_spec_rules(rows, frame, values, spec, errors)
         good = [i for i in rows if errors[i] == ""]
         if good:
             _fill(plan, good, frame.loc[good], values.loc[good], spec)
     plan["error"] = errors
-    plan.loc[errors != "", RESULT_COLUMNS] = np.nan
-    plan.loc[errors != "", "warnings"] = ""
-    return plan.reset_index(drop=True)
+    failed = plan["error"] != ""
+    plan.loc[failed, RESULT_COLUMNS] = np.nan
+    plan.loc[failed, "warnings"] = ""
+    return plan
+
+
+def _specs(
+    frame: pd.DataFrame, registry: ContractRegistry, errors: list[str]
+) -> list[ContractSpec | None]:
+    """Each row's spec, or None with the reason in ``errors``."""
+    found: list[ContractSpec | None] = []
+    for index, symbol in enumerate(frame["contract"]):
+        try:
+            if not symbol:
+                raise ValueError("contract must not be blank")
+            found.append(registry.get(symbol))
+        except ValueError as exc:
+            found.append(None)
+            if not errors[index]:
+                errors[index] = str(exc)
+    return found
 
 
 RESULT_COLUMNS = [
@@ -205,54 +215,52 @@ def _empty_plan(frame: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:
     return plan
 
 
-def _coin_prices(frame: pd.DataFrame, values: pd.DataFrame) -> pd.Series:
+def _coin_prices(
+    frame: pd.DataFrame, values: pd.DataFrame, specs: list[ContractSpec | None]
+) -> pd.Series:
     """Each row's contract-coin price: its own price when it holds that coin, else another row's."""
-    registry_coin = frame["contract"].str.split(":").str[-1].str.upper()
-    asset = frame["asset"].str.upper()
+    asset = frame["asset"].map(_coin)
     known = values["price"].where(values["price"] > 0)
-    by_coin: Mapping[str, float] = (
-        known.groupby(asset).first().dropna().to_dict()  # type: ignore[assignment]
-    )
+    by_coin = {str(k): float(v) for k, v in known.groupby(asset).first().dropna().items()}
     guess = pd.Series(np.nan, index=frame.index)
-    for index in frame.index:
-        coin = _underlying_hint(registry_coin[index])
-        if asset[index] == coin or (coin is None and asset[index] in registry_coin[index]):
+    for index, spec in zip(frame.index, specs, strict=True):
+        coin = spec.underlying if spec is not None else None
+        if coin is not None and asset[index] == coin:
             guess[index] = known[index]
-        elif coin in by_coin:
+        elif coin is not None and coin in by_coin:
             guess[index] = by_coin[coin]
     return guess
 
 
-def _underlying_hint(native_id: str) -> str | None:
-    """The coin a native id trades (BTCUSD_PERP -> BTC, XBTUSD -> BTC), or None."""
-    match = re.match(r"([A-Z]+?)[-_/]?USDT?(?:[-_].*)?$|([A-Z]+)-PERPETUAL$", native_id)
-    if not match:
-        return None
-    coin = match.group(1) or match.group(2)
-    return "BTC" if coin == "XBT" else coin
+def _coin(asset: object) -> str:
+    """Ticker as exchanges' specs name it (XBT is BitMEX's name for BTC)."""
+    name = str(asset).strip().upper()
+    return "BTC" if name == "XBT" else name
 
 
 def _check_spec_rules(
-    frame: pd.DataFrame, values: pd.DataFrame, spec: ContractSpec, errors: pd.Series
+    rows: list[int], frame: pd.DataFrame, values: pd.DataFrame, spec: ContractSpec,
+    errors: list[str],
 ) -> None:
-    for index in frame.index:
+    """Rules that depend on the contract: its maximum leverage, a coin price to size with."""
+    for index in rows:
+        leverage = float(values["leverage"].iloc[index])
         if errors[index]:
             continue
-        if values.at[index, "leverage"] > spec.max_leverage:
+        if leverage > spec.max_leverage:
             errors[index] = (
-                f"leverage must be <= {spec.max_leverage:g} for {spec.symbol} "
-                f"(got {values.at[index, 'leverage']:g})"
+                f"leverage must be <= {spec.max_leverage:g} for {spec.symbol} (got {leverage:g})"
             )
-        elif np.isnan(values.at[index, "mark_price"]):
+        elif np.isnan(float(values["mark_price"].iloc[index])):
             errors[index] = (
-                f"mark_price is needed to hedge {frame.at[index, 'asset']} with "
+                f"mark_price is needed to hedge {frame['asset'].iloc[index]} with "
                 f"{spec.underlying} contracts (the {spec.underlying} price)"
             )
 
 
 def _fill(
     plan: pd.DataFrame,
-    rows: Sequence[object],
+    rows: list[int],
     frame: pd.DataFrame,
     v: pd.DataFrame,
     spec: ContractSpec,
@@ -325,31 +333,35 @@ def _liquidation(
 
 
 def _warnings(frame: pd.DataFrame, rows: pd.DataFrame, spec: ContractSpec) -> list[str]:
-    texts = []
-    for (_, row), asset in zip(rows.iterrows(), frame["asset"], strict=True):
-        notes = []
-        if asset.upper() not in (spec.underlying, "XBT" if spec.underlying == "BTC" else ""):
-            notes.append(
-                f"cross-hedge: {asset} hedged with {spec.underlying} contracts "
-                "(basis risk; check the ratio with HEDGE_RATIO)"
-            )
-        if row["liquidation_distance"] < LIQUIDATION_WARNING:
-            notes.append(f"liquidation within {row['liquidation_distance']:.0%} of the mark price")
-        if abs(row["funding_annual"]) > FUNDING_WARNING:
-            who = "you receive" if row["funding_annual"] > 0 else "you pay"
-            notes.append(f"funding {row['funding_annual']:+.0%} a year ({who})")
-        if row["hedge_ratio"] > 1:
-            notes.append(f"over-hedged (ratio {row['hedge_ratio']:g})")
-        elif row["hedge_ratio"] < 1:
-            notes.append(f"under-hedged (ratio {row['hedge_ratio']:g})")
-        if row["target_usd"] > 0 and abs(row["target_usd"] - row["hedged_usd"]) > (
-            RESIDUAL_WARNING * row["target_usd"]
-        ):
-            notes.append(f"lot rounding leaves {row['residual_coin']:+.8g} {asset} unhedged")
-        if row["contracts"] == 0 and row["target_usd"] > 0:
-            notes.append("holding is smaller than one lot: no contracts")
-        texts.append("; ".join(notes))
-    return texts
+    columns = ["liquidation_distance", "funding_annual", "hedge_ratio", "target_usd", "hedged_usd",
+               "residual_coin", "contracts"]
+    records = rows[columns].to_numpy(dtype=float).tolist()
+    return [
+        "; ".join(_row_warnings(str(asset), *record, spec=spec))
+        for asset, record in zip(frame["asset"], records, strict=True)
+    ]
+
+
+def _row_warnings(
+    asset: str, distance: float, funding: float, ratio: float, target: float, hedged: float,
+    residual: float, contracts: float, *, spec: ContractSpec,
+) -> list[str]:
+    notes = []
+    if _coin(asset) != spec.underlying:
+        notes.append(f"cross-hedge: {asset} hedged with {spec.underlying} contracts "
+                     "(basis risk; check the ratio with HEDGE_RATIO)")
+    if distance < LIQUIDATION_WARNING:
+        notes.append(f"liquidation within {distance:.0%} of the mark price")
+    if abs(funding) > FUNDING_WARNING:
+        who = "you receive" if funding > 0 else "you pay"
+        notes.append(f"funding {funding:+.0%} a year ({who})")
+    if ratio != 1:
+        notes.append(f"{'over' if ratio > 1 else 'under'}-hedged (ratio {ratio:g})")
+    if contracts == 0 and target > 0:
+        notes.append("holding is smaller than one lot: no contracts")
+    elif target > 0 and abs(target - hedged) > RESIDUAL_WARNING * target:
+        notes.append(f"lot rounding leaves {residual:+.8g} {asset} unhedged")
+    return notes
 
 
 def plan_totals(plan: pd.DataFrame) -> pd.Series:
@@ -402,7 +414,7 @@ def scenario_table(plan: pd.DataFrame, moves: ArrayLike = scenarios.DEFAULT_MOVE
         np.nan_to_num(col("liquidation_price"), nan=np.inf),
         col("margin_coin"),
         step,
-        (ok["contract_type"] == "inverse").to_numpy(dtype=float),
+        np.where(ok["contract_type"] == "inverse", 1.0, 0.0),
     )
     h, m = len(ok), len(step)
     table = pd.DataFrame(
@@ -422,7 +434,7 @@ def scenario_summary(table: pd.DataFrame) -> pd.DataFrame:
     grouped = table.groupby("move", sort=True)
     summary = grouped[["unhedged_usd", "hedge_pnl_usd", "hedged_usd"]].sum()
     summary["liquidated"] = grouped["liquidated"].any()
-    summary["liquidated_assets"] = grouped.apply(_liquidated_names, include_groups=False)
+    summary["liquidated_assets"] = [_liquidated_names(g) for _, g in grouped]
     return summary.reset_index()
 
 
