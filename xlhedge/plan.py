@@ -86,7 +86,7 @@ def normalise_inventory(inventory: pd.DataFrame) -> pd.DataFrame:
         if name not in frame:
             frame[name] = np.nan
     blank = frame[["asset", "contract", "quantity"]].map(_is_blank).all(axis=1)
-    frame = frame.loc[~blank].reset_index(drop=True)
+    frame = frame.loc[~blank]
     for column in NUMERIC_COLUMNS:
         if column.name not in frame:
             frame[column.name] = column.default
@@ -133,7 +133,7 @@ def _numbers(frame: pd.DataFrame, errors: list[str]) -> pd.DataFrame:
 
 
 def plan_hedge(inventory: pd.DataFrame, registry: ContractRegistry | None = None) -> pd.DataFrame:
-    """One row per holding: the short that hedges it and what it costs and risks.
+    """One row per holding (blank rows dropped, index kept): the short that hedges it.
 
     Input columns (case and spacing ignored): ``asset``, ``quantity``, ``price`` (USD per unit of
     the asset), ``contract`` (symbol in the registry); optional ``hedge_ratio`` (1), ``leverage``
@@ -147,6 +147,8 @@ def plan_hedge(inventory: pd.DataFrame, registry: ContractRegistry | None = None
     """
     registry = registry or default_registry()
     frame = normalise_inventory(inventory)
+    labels = frame.index
+    frame = frame.reset_index(drop=True)
     errors = ["asset must not be blank" if a == "" else "" for a in frame["asset"]]
     values = _numbers(frame, errors)
     specs = _specs(frame, registry, errors)
@@ -162,6 +164,7 @@ def plan_hedge(inventory: pd.DataFrame, registry: ContractRegistry | None = None
     failed = plan["error"] != ""
     plan.loc[failed, RESULT_COLUMNS] = np.nan
     plan.loc[failed, "warnings"] = ""
+    plan.index = labels
     return plan
 
 
