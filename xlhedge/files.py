@@ -18,6 +18,13 @@ class FileWriteError(OSError):
     """A file could not be written; the original (if any) is unchanged."""
 
 
+def _default_mode() -> int:
+    """What ``open()`` would give a new file: 0o666 less the umask (mkstemp gives 0o600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def backup_path(path: Path) -> Path:
     """``HedgePlanner.xlsm`` -> ``HedgePlanner.bak.xlsm`` beside it."""
     return path.with_name(f"{path.stem}.bak{path.suffix}")
@@ -39,6 +46,7 @@ def atomic_path(path: str | os.PathLike[str], *, backup: bool = False) -> Iterat
         raise FileWriteError(f"cannot write in {folder}: {exc.strerror or exc}") from exc
     os.close(handle)
     temp = Path(name)
+    os.chmod(temp, target.stat().st_mode & 0o7777 if target.exists() else _default_mode())
     try:
         yield temp
         with open(temp, "rb") as written:
