@@ -30,7 +30,7 @@ def _where(arr: np.ndarray, bad: np.ndarray) -> str:
     """Describe the first offending element: its value and, for arrays, its position."""
     index = np.argwhere(bad)[0]
     value = arr[tuple(index)].item()
-    if arr.ndim == 0:
+    if arr.size == 1:
         return f"got {value!r}"
     position = int(index[0]) if arr.ndim == 1 else tuple(int(i) for i in index)
     return f"got {value!r} at position {position}"

@@ -8,7 +8,6 @@ computed. Everything is vectorised per contract, so 10,000 holdings take a fract
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,7 +84,7 @@ def normalise_inventory(inventory: pd.DataFrame) -> pd.DataFrame:
     for name in ("asset", "contract", "quantity", "price"):
         if name not in frame:
             frame[name] = np.nan
-    blank = frame[["asset", "contract", "quantity"]].map(_is_blank).all(axis=1)
+    blank = frame[["asset", "contract", "quantity"]].map(_is_blank).astype(bool).all(axis=1)
     frame = frame.loc[~blank]
     for column in NUMERIC_COLUMNS:
         if column.name not in frame:
@@ -114,7 +113,7 @@ def _numbers(frame: pd.DataFrame, errors: list[str]) -> pd.DataFrame:
     out = pd.DataFrame(index=frame.index)
     for column in NUMERIC_COLUMNS:
         raw = frame[column.name]
-        blank = raw.map(_is_blank)
+        blank = raw.map(_is_blank).astype(bool)
         values = pd.to_numeric(raw.where(~blank), errors="coerce").astype(float)
         if column.default is not None:
             values = values.where(~blank, column.default)
@@ -352,7 +351,7 @@ def _row_warnings(
     notes = []
     if _coin(asset) != spec.underlying:
         notes.append(f"cross-hedge: {asset} hedged with {spec.underlying} contracts "
-                     "(basis risk; check the ratio with HEDGE_RATIO)")
+                     "(basis risk: check the ratio with HEDGE_RATIO)")
     if distance < LIQUIDATION_WARNING:
         notes.append(f"liquidation within {distance:.0%} of the mark price")
     if abs(funding) > FUNDING_WARNING:

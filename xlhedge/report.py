@@ -67,9 +67,11 @@ def plan_text(plan: pd.DataFrame) -> str:
     table = table.rename(columns=PLAN_COLUMNS)
     lines = [table.to_string(index=False)]
     notes = [
-        f"  {i + 1}. {row.asset} {row.contract}: {row.error or row.warnings}"
-        for i, row in enumerate(plan.itertuples())
-        if row.error or row.warnings
+        f"  {i + 1}. {asset} {contract}: {error or warnings}"
+        for i, (asset, contract, error, warnings) in enumerate(
+            zip(plan["asset"], plan["contract"], plan["error"], plan["warnings"], strict=True)
+        )
+        if error or warnings
     ]
     if notes:
         lines += ["", "Notes (row: warning or error):", *notes]

@@ -5,6 +5,9 @@ order and meaning are a public contract. Every function goes through
 :func:`xlhedge.excel.cells.cell_function`: blank optional arguments take their defaults, ranges
 broadcast (a column in, a column out, which spills in Excel 365), a failure shows as a short
 ``#...`` text naming the argument and the rule, and a price that is never reached shows ``never``.
+
+Arguments and results are annotated ``Any`` on purpose: xlwings reads a UDF's type hints as
+converters, and ``Any`` is its default (plain values; ``ndim`` from ``xw.arg``).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import xlwings as xw
 import xlhedge as core
 from xlhedge.contracts import TABLE_COLUMNS, format_tiers
 from xlhedge.errors import InputError
-from xlhedge.excel.cells import CellResult, cell_function, scalar
+from xlhedge.excel.cells import NEVER, cell_function, scalar
 
 CATEGORY = "xlhedge"
 DEFAULT_MMR = 0.005  # LIQUIDATION_PRICE without an MMR: 0.5%, the base tier of most exchanges
@@ -43,7 +46,7 @@ def _text(name: str, value: object) -> str:
 def HEDGE_CONTRACTS(
     quantity: Any, price: Any, contract_value: Any, hedge_ratio: Any = 1.0,
     contract_type: Any = "inverse", lot_size: Any = 1.0, collateral: Any = 0.0,
-) -> CellResult:
+) -> Any:
     """Contracts to short to hedge a holding, rounded to the nearest lot."""
     return core.hedge_contracts(quantity, price, contract_value, hedge_ratio,
                                 _text("contract_type", contract_type), lot_size, collateral)
@@ -58,7 +61,7 @@ def HEDGE_CONTRACTS(
 @cell_function(elementwise=("contracts", "contract_value", "entry_price", "exit_price", "side"))
 def INVERSE_PNL(
     contracts: Any, contract_value: Any, entry_price: Any, exit_price: Any, side: Any = "short"
-) -> CellResult:
+) -> Any:
     """Profit of an inverse (coin-margined) position, in coin."""
     return core.inverse_pnl(contracts, contract_value, entry_price, exit_price, side)
 
@@ -72,7 +75,7 @@ def INVERSE_PNL(
 @cell_function(elementwise=("contracts", "contract_size", "entry_price", "exit_price", "side"))
 def LINEAR_PNL(
     contracts: Any, contract_size: Any, entry_price: Any, exit_price: Any, side: Any = "short"
-) -> CellResult:
+) -> Any:
     """Profit of a linear (USDT-margined) position, in the quote currency."""
     return core.linear_pnl(contracts, contract_size, entry_price, exit_price, side)
 
@@ -88,12 +91,12 @@ def LINEAR_PNL(
 @xw.arg("contract_type", doc='"inverse" (default) or "linear"')
 @xw.arg("mm_basis", doc='"mark" (Binance COIN-M, Bybit, OKX; default) or "entry" (BitMEX)')
 @cell_function(elementwise=("side", "contracts", "contract_value", "entry_price", "margin", "mmr",
-                            "maintenance_amount"))
+                            "maintenance_amount"), inf_text=NEVER)
 def LIQUIDATION_PRICE(
     side: Any, contracts: Any, contract_value: Any, entry_price: Any, margin: Any,
     mmr: Any = DEFAULT_MMR, maintenance_amount: Any = 0.0, contract_type: Any = "inverse",
     mm_basis: Any = "mark",
-) -> CellResult:
+) -> Any:
     """Liquidation price of an isolated position; "never" where it cannot be liquidated."""
     return core.liquidation_price(side, contracts, contract_value, entry_price, margin, mmr,
                                   maintenance_amount, _text("contract_type", contract_type),
@@ -107,11 +110,12 @@ def LIQUIDATION_PRICE(
 @xw.arg("entry_price", ndim=2, doc="Entry price")
 @xw.arg("margin", ndim=2, doc="Isolated margin: coin (inverse) or quote (linear)")
 @xw.arg("contract_type", doc='"inverse" (default) or "linear"')
-@cell_function(elementwise=("side", "contracts", "contract_value", "entry_price", "margin"))
+@cell_function(elementwise=("side", "contracts", "contract_value", "entry_price", "margin"),
+               inf_text=NEVER)
 def BANKRUPTCY_PRICE(
     side: Any, contracts: Any, contract_value: Any, entry_price: Any, margin: Any,
     contract_type: Any = "inverse",
-) -> CellResult:
+) -> Any:
     """Price at which the isolated margin is gone; "never" for a 1x short."""
     return core.bankruptcy_price(side, contracts, contract_value, entry_price, margin,
                                  _text("contract_type", contract_type))
@@ -126,7 +130,7 @@ def BANKRUPTCY_PRICE(
 @cell_function(elementwise=("contracts", "contract_value", "price", "leverage"))
 def INITIAL_MARGIN(
     contracts: Any, contract_value: Any, price: Any, leverage: Any, contract_type: Any = "inverse"
-) -> CellResult:
+) -> Any:
     """Initial margin: coin for inverse contracts, quote currency for linear ones."""
     return core.initial_margin(contracts, contract_value, price, leverage,
                                _text("contract_type", contract_type))
@@ -143,7 +147,7 @@ def INITIAL_MARGIN(
 def FUNDING_PAYMENT(
     contracts: Any, contract_value: Any, mark_price: Any, funding_rate: Any, side: Any = "short",
     contract_type: Any = "inverse",
-) -> CellResult:
+) -> Any:
     """Funding for one interval; positive = received (a short receives a positive rate)."""
     return core.funding_payment(contracts, contract_value, mark_price, funding_rate, side,
                                 _text("contract_type", contract_type))
@@ -158,7 +162,7 @@ def FUNDING_PAYMENT(
 @cell_function(elementwise=("contracts", "contract_value", "price", "fee_rate"))
 def TRADING_FEE(
     contracts: Any, contract_value: Any, price: Any, fee_rate: Any, contract_type: Any = "inverse"
-) -> CellResult:
+) -> Any:
     """Fee of one fill in coin (inverse) or quote (linear); positive = paid."""
     return core.trading_fee(contracts, contract_value, price, fee_rate,
                             _text("contract_type", contract_type))
@@ -169,7 +173,7 @@ def TRADING_FEE(
 @xw.arg("prices", ndim=1, doc="Price of each fill (a range of the same size)")
 @xw.arg("contract_type", doc='"inverse" (default, harmonic mean) or "linear"')
 @cell_function()
-def AVG_ENTRY_PRICE(contracts: Any, prices: Any, contract_type: Any = "inverse") -> CellResult:
+def AVG_ENTRY_PRICE(contracts: Any, prices: Any, contract_type: Any = "inverse") -> Any:
     """Average entry price of several fills (harmonic mean for inverse contracts)."""
     n, p = np.ravel(np.asarray(contracts, dtype=object)), np.ravel(np.asarray(prices, dtype=object))
     if n.size != p.size:
@@ -191,7 +195,7 @@ def HEDGE_SCENARIOS(
     quantity: Any, price: Any, contracts: Any, contract_value: Any,
     moves: Any = core.DEFAULT_MOVES, collateral: Any = 0.0, liquidation_price: Any = "never",
     margin: Any = 0.0,
-) -> CellResult:
+) -> Any:
     """Scenario table with a header row: value of the holding, hedge and both per price move."""
     liq = scalar("liquidation_price", liquidation_price)
     table = core.hedge_scenarios(
@@ -220,7 +224,7 @@ def _number(name: str, value: object) -> float:
 @xw.arg("spot_prices", ndim=1, doc="Price history of the coin you hold (a range)")
 @xw.arg("hedge_prices", ndim=1, doc="Price history of the hedge contract's coin, same dates")
 @cell_function()
-def HEDGE_RATIO(spot_prices: Any, hedge_prices: Any) -> CellResult:
+def HEDGE_RATIO(spot_prices: Any, hedge_prices: Any) -> Any:
     """Minimum-variance cross-hedge ratio: OLS slope of spot returns on hedge returns."""
     return core.min_variance_hedge_ratio(spot_prices, hedge_prices)
 
@@ -235,7 +239,7 @@ SPEC_FIELDS = {key.replace("_", ""): key for key in TABLE_COLUMNS} | {
 @xw.arg("symbol", doc='Contract symbol, e.g. "BINANCE:BTCUSD_PERP"')
 @xw.arg("field", doc='e.g. "contract_value", "tick_size", "taker_fee", "tiers"')
 @cell_function()
-def CONTRACT_SPEC(symbol: Any, field: Any) -> CellResult:
+def CONTRACT_SPEC(symbol: Any, field: Any) -> Any:
     """A field of a built-in contract spec, e.g. its contract value."""
     spec = core.get_contract(_text("symbol", symbol))
     key = SPEC_FIELDS.get(_text("field", field).lower().replace("_", "").replace(" ", ""))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from xlsxwriter.format import Format
-from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
+from xlsxwriter.utility import xl_cell_to_rowcol
 from xlsxwriter.worksheet import Worksheet
 
 from xlhedge.excel.cells import CellResult
@@ -27,7 +27,6 @@ class Rng:
     ref: str
 
 
-Arg = str | float | int | Rng  # a str is a cell reference unless wrapped in Text
 _OPS: dict[str, Callable[[Any, Any], Any]] = {
     "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
 }
@@ -40,8 +39,11 @@ class Text:
     value: str
 
 
+Arg = str | float | int | Rng | Text  # a plain str is a cell reference
+
+
 class CalcSheet:
-    """A worksheet plus the values of its cells, so formulas can be evaluated as they are written."""
+    """A worksheet and its cell values, so formulas are evaluated as they are written."""
 
     def __init__(self, sheet: Worksheet, text_format: Format | None = None) -> None:
         self.sheet = sheet
@@ -98,7 +100,7 @@ class CalcSheet:
         else:
             self.sheet.write_number(row, col, value, fmt)
 
-    def _resolve(self, arg: Arg | Text) -> Any:
+    def _resolve(self, arg: Arg) -> Any:
         if isinstance(arg, Text):
             return arg.value
         if isinstance(arg, Rng):
@@ -111,15 +113,11 @@ class CalcSheet:
         return arg
 
     @staticmethod
-    def _render(arg: Arg | Text) -> str:
+    def _render(arg: Arg) -> str:
         if isinstance(arg, Text):
             return '"' + arg.value.replace('"', '""') + '"'
         if isinstance(arg, Rng):
             return arg.ref
         if isinstance(arg, str):
             return arg
-        return f"{arg:g}" if isinstance(arg, float) else str(arg)
-
-
-def cell(row: int, col: int) -> str:
-    return xl_rowcol_to_cell(row, col)
+        return f"{arg:g}" if isinstance(arg, float) else str(int(arg))

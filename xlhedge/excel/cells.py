@@ -25,6 +25,7 @@ import numpy as np
 from xlhedge.errors import InputError, UnknownContractError, XlhedgeError
 
 NEVER = "never"  # what a price that is never reached (e.g. a 1x short's liquidation) shows
+TOO_LARGE = "#NUM! result is too large"
 MAX_TEXT = 200
 
 CellValue = float | str
@@ -63,8 +64,8 @@ def scalar(name: str, value: object) -> object:
     return value
 
 
-def cell_value(value: object) -> CellValue:
-    """One result as a cell shows it."""
+def cell_value(value: object, inf_text: str = TOO_LARGE) -> CellValue:
+    """One result as a cell shows it; ``inf_text`` for +infinity (``never`` for prices)."""
     if isinstance(value, str):
         return value
     if isinstance(value, bool | np.bool_):
@@ -73,29 +74,30 @@ def cell_value(value: object) -> CellValue:
     if math.isnan(number):
         return "#N/A"
     if math.isinf(number):
-        return NEVER if number > 0 else "#NUM! -infinity"
+        return inf_text if number > 0 else TOO_LARGE
     return number
 
 
-def to_cells(result: object) -> CellResult:
+def to_cells(result: object, inf_text: str = TOO_LARGE) -> CellResult:
     """A core result as one cell value or a 2-D list (which spills in Excel 365)."""
     if isinstance(result, list) and result and isinstance(result[0], list):
-        return [[cell_value(v) for v in row] for row in result]
+        return [[cell_value(v, inf_text) for v in row] for row in result]
     arr = np.asarray(result, dtype=object)
     if arr.ndim == 0 or arr.size == 1:
-        return cell_value(arr.reshape(-1)[0] if arr.ndim else arr.item())
+        return cell_value(arr.reshape(-1)[0] if arr.ndim else arr.item(), inf_text)
     if arr.ndim == 1:
         arr = arr.reshape(-1, 1)
-    return [[cell_value(v) for v in row] for row in arr.tolist()]
+    return [[cell_value(v, inf_text) for v in row] for row in arr.tolist()]
 
 
 def cell_function(
-    elementwise: tuple[str, ...] = (),
+    elementwise: tuple[str, ...] = (), inf_text: str = TOO_LARGE
 ) -> Callable[[Callable[..., Any]], Callable[..., CellResult]]:
     """Decorate a worksheet function: blanks, defaults, errors and results in one place.
 
     ``elementwise`` names the arguments that broadcast cell by cell; when the call fails and one of
     them is a range, each cell is computed on its own so the error stays in its own cell.
+    ``inf_text`` is what an infinite result shows (``never`` where it means a price never hit).
     """
 
     def decorate(func: Callable[..., Any]) -> Callable[..., CellResult]:
@@ -106,12 +108,12 @@ def cell_function(
             try:
                 values = _arguments(signature, args)
                 try:
-                    return to_cells(func(**values))
+                    return to_cells(func(**values), inf_text)
                 except XlhedgeError:
                     if not any(_is_range(values[name]) for name in elementwise):
                         raise
-                    return _cell_by_cell(func, values, elementwise)
-            except Exception as exc:  # noqa: BLE001 - a cell must never show a traceback
+                    return _cell_by_cell(func, values, elementwise, inf_text)
+            except Exception as exc:
                 return error_text(exc)
 
         return wrapper
@@ -139,7 +141,7 @@ def _is_range(value: object) -> bool:
 
 
 def _cell_by_cell(
-    func: Callable[..., Any], values: dict[str, Any], elementwise: tuple[str, ...]
+    func: Callable[..., Any], values: dict[str, Any], elementwise: tuple[str, ...], inf_text: str
 ) -> CellResult:
     arrays = {name: np.asarray(values[name], dtype=object) for name in elementwise}
     try:
@@ -152,7 +154,7 @@ def _cell_by_cell(
     for index in np.ndindex(shape):
         one = values | {name: shaped[name][index] for name in elementwise}
         try:
-            out[index] = cell_value(func(**one))
-        except Exception as exc:  # noqa: BLE001 - per cell, as above
+            out[index] = cell_value(func(**one), inf_text)
+        except Exception as exc:
             out[index] = error_text(exc)
-    return to_cells(out)
+    return to_cells(out, inf_text)

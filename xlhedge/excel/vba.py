@@ -35,11 +35,6 @@ from pathlib import Path
 import xlwings
 from pyopenvba import ExcelFile
 
-with warnings.catch_warnings():
-    # oletools 0.60.2 builds its grammar with pyparsing names that pyparsing 3.3 deprecates.
-    warnings.simplefilter("ignore", DeprecationWarning)
-    from oletools.olevba import VBA_Parser, filter_vba
-
 #: The workbook the wrappers are written for; only an ``.xlam`` name would change them.
 WORKBOOK_NAME = "HedgePlanner.xlsm"
 _VBA_ENTRY = "xl/vbaProject.bin"
@@ -84,6 +79,12 @@ def udf_wrappers(module_name: str, module: types.ModuleType) -> str:
     return buffer.getvalue()
 
 
+def decorated_module(module: types.ModuleType) -> types.ModuleType:
+    """A copy of ``module`` whose functions carry xlwings' ``__xlfunc__`` (argument options,
+    docs), as they would on Windows; see :func:`udf_wrappers`."""
+    return _decorated_copy(module, _xlwings_udfs())
+
+
 def build_vba_project(modules: Mapping[str, str], remove: Sequence[str] = ("Module1",)) -> bytes:
     """The template's ``vbaProject.bin`` without the modules in ``remove``, plus ``modules``.
 
@@ -116,6 +117,11 @@ def extract_modules(xlsm_path: str | Path) -> dict[str, str]:
     in ``"\\n"`` and the last has none. What else olevba yields (code found in orphaned
     streams, XLM macros) is left out.
     """
+    with warnings.catch_warnings():
+        # oletools 0.60.2 builds its grammar with pyparsing names that pyparsing 3.3 deprecates.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from oletools.olevba import VBA_Parser, filter_vba
+
     parser = VBA_Parser(str(xlsm_path), disable_pcode=True)
     modules: dict[str, str] = {}
     try:

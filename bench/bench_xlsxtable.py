@@ -1,0 +1,144 @@
+"""Benchmark: xlhedge.xlsxtable.write_table vs a plain openpyxl load/save of the same workbook.
+
+Builds a macro workbook with a 5,000-row x 25-column ``Inventory`` table (plus a sheet with a
+dynamic-array formula and a chart), then times, in a fresh subprocess each so that peak RSS is
+not shared:
+
+* ``write_table`` replacing the table body with a modified 5,000-row frame;
+* ``openpyxl.load_workbook(keep_vba=True)`` + ``save`` (what a full round trip costs);
+* ``read_table`` (for reference).
+
+Run: ``.venv/bin/python bench/bench_xlsxtable.py [--rows 5000] [--repeat 3]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xlsxwriter
+
+WIDTH = 25
+
+
+def make_frame(rows: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    data: dict[str, object] = {
+        "Ticker": [f"COIN{i % 400}" for i in range(rows)],
+        "Venue": rng.choice(["binance", "okx", "bybit", "deribit"], rows).tolist(),
+        "Qty": rng.uniform(0, 1000, rows),
+        "Price": rng.uniform(0.01, 70000, rows),
+    }
+    for j in range(len(data), WIDTH):
+        data[f"Field{j}"] = rng.normal(size=rows)
+    return pd.DataFrame(data)
+
+
+def build(path: Path, rows: int) -> None:
+    df = make_frame(rows, seed=1)
+    wb = xlsxwriter.Workbook(str(path))
+    spec = importlib.util.find_spec("xlwings")
+    if spec is not None and spec.origin is not None and path.suffix == ".xlsm":
+        src = Path(spec.origin).parent / "quickstart_standalone.xlsm"
+        with zipfile.ZipFile(src) as zf:
+            vba = path.with_name("vbaProject.bin")
+            vba.write_bytes(zf.read("xl/vbaProject.bin"))
+        wb.add_vba_project(str(vba))
+    ws = wb.add_worksheet("Inventory")
+    ws.add_table(0, 0, rows + 1, WIDTH - 1, {
+        "name": "Inventory", "total_row": True, "data": df.values.tolist(),
+        "columns": [{"header": c, **({"total_function": "sum"} if c == "Qty" else {})}
+                    for c in df.columns]})
+    ws.data_validation(1, 1, rows, 1, {"validate": "list",
+                                       "source": ["binance", "okx", "bybit", "deribit"]})
+    calc = wb.add_worksheet("Calc")
+    calc.write_dynamic_array_formula("A1:A3", "=SORT(Inventory[Qty])", None, 0.5)
+    chart = wb.add_chart({"type": "line"})
+    chart.add_series({"values": f"=Inventory!$C$2:$C${rows + 1}"})
+    calc.insert_chart("C2", chart)
+    wb.close()
+
+
+def run_one(kind: str, path: Path, rows: int) -> dict[str, float]:
+    """One measurement in this process: seconds, tracemalloc peak and max RSS (MiB)."""
+    from xlhedge.xlsxtable import read_table, write_table
+
+    frame = make_frame(rows, seed=2)
+    tracemalloc.start()
+    start = time.perf_counter()
+    if kind == "write_table":
+        write_table(path, "Inventory", frame, backup=False)
+    elif kind == "read_table":
+        read_table(path, "Inventory")
+    elif kind == "openpyxl":
+        import openpyxl
+
+        wb = openpyxl.load_workbook(path, keep_vba=True)
+        wb.save(path)
+    else:
+        raise SystemExit(f"unknown kind {kind}")
+    seconds = time.perf_counter() - start
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return {"seconds": seconds, "py_peak_mib": peak / 2**20, "max_rss_mib": rss}
+
+
+def measure(kind: str, template: Path, rows: int, repeat: int) -> dict[str, float]:
+    runs = []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / template.name
+            shutil.copyfile(template, path)
+            out = subprocess.run([sys.executable, __file__, "--one", kind, "--path", str(path),
+                                  "--rows", str(rows)], capture_output=True, text=True, check=True)
+            runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=5000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--path", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(run_one(args.one, Path(args.path), args.rows)))
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    with tempfile.TemporaryDirectory() as tmp:
+        template = Path(tmp) / "HedgePlanner.xlsm"
+        build(template, args.rows)
+        size = template.stat().st_size / 2**20
+        print(f"workbook: {args.rows} rows x {WIDTH} columns table, {size:.1f} MiB; "
+              f"median of {args.repeat} runs, each in a fresh process")
+        results = {kind: measure(kind, template, args.rows, args.repeat)
+                   for kind in ("write_table", "openpyxl", "read_table")}
+    print(f"{'':28}{'seconds':>10}{'py peak MiB':>14}{'max RSS MiB':>14}")
+    labels = {"write_table": "xlsxtable.write_table", "openpyxl": "openpyxl load+save (vba)",
+              "read_table": "xlsxtable.read_table"}
+    for kind, r in results.items():
+        print(f"{labels[kind]:28}{r['seconds']:>10.3f}{r['py_peak_mib']:>14.1f}"
+              f"{r['max_rss_mib']:>14.1f}")
+    w, o = results["write_table"], results["openpyxl"]
+    print(f"openpyxl / write_table: time x{o['seconds'] / w['seconds']:.1f}, "
+          f"python peak x{o['py_peak_mib'] / w['py_peak_mib']:.1f}, "
+          f"max RSS x{o['max_rss_mib'] / w['max_rss_mib']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,538 @@
+"""The printable hedge sheet: figures read back with openpyxl against the core, print settings,
+text that looks like formulas, the chart, and the PDF printed by LibreOffice."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+import stat
+import subprocess
+import threading
+import zipfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import openpyxl
+import pandas as pd
+import pytest
+import xlsxwriter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from xlhedge import hedgesheet
+from xlhedge.errors import XlhedgeError
+from xlhedge.hedgesheet import (
+    CHART_MOVES,
+    CHECKBOX,
+    CHECKLIST,
+    DISCLAIMER,
+    LABELS,
+    LADDER,
+    SECTIONS,
+    order_text,
+    warning_lines,
+    write_hedge_sheet,
+)
+from xlhedge.pdf import LibreOfficeMissingError, PdfConversionError, libreoffice_available, to_pdf
+from xlhedge.plan import margin_by_coin, plan_hedge, plan_totals, scenario_summary, scenario_table
+
+ROOT = Path(__file__).resolve().parents[1]
+AS_OF = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+SOURCE = "Binance & Bybit mark prices (REST)"
+WORKBOOK = "xlhedge-demo.xlsm"
+# Asset names a spreadsheet would take for formulas; they must stay text.
+FORMULA_LIKE = ('=HYPERLINK("http://example.com","click")', "+1", "-x", "@foo")
+
+
+def _inventory() -> pd.DataFrame:
+    base = pd.read_csv(ROOT / "examples" / "inventory.csv")
+    extra = pd.DataFrame({
+        "Asset": [*FORMULA_LIKE, "BTC", "ETH"],
+        "Quantity": [0.3, 1.0, 2.0, 0.5, "abc", 0.00001],
+        "Price": [60000.0, 60000.0, 3000.0, 60000.0, 60000.0, 3000.0],
+        "Contract": ["OKX:BTC-USD-SWAP", "BYBIT:BTCUSD", "OKX:ETH-USD-SWAP", "BINANCE:BTCUSD_PERP",
+                     "BINANCE:BTCUSD_PERP", "BINANCE:ETHUSD_PERP"],
+        "Leverage": [2, 1, 3, 2, 1, 1],
+    })
+    return pd.concat([base, extra], ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def plan() -> pd.DataFrame:
+    result = plan_hedge(_inventory())
+    assert (result["error"] != "").sum() == 1  # the "abc" quantity
+    assert ((result["error"] == "") & (result["contracts"] == 0)).sum() == 1  # the tiny one
+    return result
+
+
+@pytest.fixture(scope="module")
+def sheet_path(plan: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sheet") / "hedge-sheet.xlsx"
+    written = write_hedge_sheet(plan, path, as_of=AS_OF, source=SOURCE, workbook_name=WORKBOOK)
+    assert written == path
+    return path
+
+
+@pytest.fixture(scope="module")
+def ws(sheet_path: Path) -> Worksheet:
+    workbook = openpyxl.load_workbook(sheet_path)
+    assert workbook.sheetnames[0] == hedgesheet.SHEET_NAME
+    return workbook.worksheets[0]
+
+
+# -- finding things by their labels -------------------------------------------------------------
+
+
+def cells_with(ws: Worksheet, text: str) -> list[Any]:
+    return [c for row in ws.iter_rows() for c in row if c.value == text]
+
+
+def cell_with(ws: Worksheet, text: str) -> Any:
+    found = cells_with(ws, text)
+    assert len(found) == 1, f"{text!r} found {len(found)} times"
+    return found[0]
+
+
+def right_of(ws: Worksheet, label: str) -> Any:
+    """The first non-empty cell right of the cell holding ``label``."""
+    cell = cell_with(ws, label)
+    for col in range(cell.column + 1, ws.max_column + 1):
+        value = ws.cell(cell.row, col).value
+        if value not in (None, ""):
+            return ws.cell(cell.row, col)
+    raise AssertionError(f"no value right of {label!r}")
+
+
+def table_below(ws: Worksheet, header_row: int, key: str) -> list[dict[str, Any]]:
+    """Rows under ``header_row`` as {header: cell}, while the ``key`` column holds a number."""
+    columns = {ws.cell(header_row, c).value: c for c in range(1, ws.max_column + 1)
+               if ws.cell(header_row, c).value not in (None, "")}
+    rows = []
+    row = header_row + 1
+    while isinstance(ws.cell(row, columns[key]).value, int | float):
+        rows.append({name: ws.cell(row, col) for name, col in columns.items()})
+        row += 1
+    return rows
+
+
+def header_row_of(ws: Worksheet, *titles: str) -> int:
+    """The row that holds all of ``titles``."""
+    rows = {c.row for c in cells_with(ws, titles[0])}
+    for title in titles[1:]:
+        rows &= {c.row for c in cells_with(ws, title)}
+    assert len(rows) == 1, f"header {titles} found in rows {rows}"
+    return int(rows.pop())
+
+
+def orders(ws: Worksheet) -> list[dict[str, Any]]:
+    return table_below(ws, header_row_of(ws, "Order", "Fee to open (USD)"), "#")
+
+
+def approx(value: float) -> Any:
+    return pytest.approx(value, rel=1e-12, abs=1e-12)
+
+
+def check_number(cell: Any, expected: float, never: bool = False) -> None:
+    """A number cell equal to ``expected``; ``never`` for infinite liquidation values."""
+    if math.isinf(expected):
+        assert never and cell.value == "never" and cell.data_type == "s"
+        return
+    assert cell.data_type == "n" and isinstance(cell.value, int | float), cell.coordinate
+    assert cell.value == approx(expected), cell.coordinate
+
+
+def live_rows(plan: pd.DataFrame) -> pd.DataFrame:
+    return plan[(plan["error"] == "") & (plan["contracts"] > 0)].reset_index(drop=True)
+
+
+# -- figures ------------------------------------------------------------------------------------
+
+
+def test_title_block(ws: Worksheet) -> None:
+    assert right_of(ws, "Prices as of").value == "2024-05-01 12:00:00 UTC"
+    assert right_of(ws, "Price source").value == SOURCE
+    assert right_of(ws, "Workbook").value == WORKBOOK
+
+
+def test_summary_matches_plan_totals(ws: Worksheet, plan: pd.DataFrame) -> None:
+    totals = plan_totals(plan)
+    for key in ("holdings", "errors", "notional_usd", "exposure_usd", "hedged_usd", "coverage",
+                "net_delta_usd", "margin_usd", "funding_per_day_usd", "fee_to_open_usd",
+                "nearest_liquidation_distance"):
+        check_number(right_of(ws, LABELS[key]), totals[key])
+    check_number(right_of(ws, LABELS["funding_30d_usd"]), totals["funding_per_day_usd"] * 30)
+    margins = margin_by_coin(plan)
+    assert set(margins.index) == {"BTC", "ETH"}
+    for coin, value in margins.items():
+        cell = right_of(ws, f"{LABELS['margin_coin']}, {coin}")
+        check_number(cell, value)
+        assert "0.00000000" in cell.number_format and coin in cell.number_format
+    assert right_of(ws, LABELS["nearest_liquidation_on"]).value == "BTC (BITMEX:XBTUSD)"
+    assert "#,##0.00" in right_of(ws, LABELS["notional_usd"]).number_format
+    assert "%" in right_of(ws, LABELS["coverage"]).number_format
+
+
+def test_orders_match_plan(ws: Worksheet, plan: pd.DataFrame) -> None:
+    expected = live_rows(plan)
+    got = orders(ws)
+    assert len(got) == len(expected) == 10
+    for line, (_, row) in zip(got, expected.iterrows(), strict=True):
+        assert line["Asset"].value == row["asset"] and line["Asset"].data_type == "s"
+        n = row["contracts"]
+        assert line["Order"].value == f"SELL {int(n):,} contracts of {row['contract']}"
+        check_number(line["Contracts"], n)
+        check_number(line["Contract value"], row["contract_value"])
+        check_number(line["About USD notional"], row["hedged_usd"])
+        check_number(line["Leverage"], row["leverage"])
+        check_number(line["Isolated margin to post"], row["margin_coin"])
+        check_number(line["Est. liquidation price (USD)"], row["liquidation_price"], never=True)
+        check_number(line["Liquidation distance"], row["liquidation_distance"], never=True)
+        check_number(line["Fee to open (coin)"], row["fee_to_open_coin"])
+        check_number(line["Fee to open (USD)"], row["fee_to_open_usd"])
+        assert row["settle"] in line["Isolated margin to post"].number_format
+        assert ".00000000" in line["Isolated margin to post"].number_format
+        assert "#,##0.00" in line["Fee to open (USD)"].number_format
+    assert got[0]["Order"].value == "SELL 900 contracts of BINANCE:BTCUSD_PERP"
+    assert got[5]["Liquidation distance"].value == "never"  # the 1x Deribit short
+
+
+def test_errors_are_listed_with_their_text(ws: Worksheet, plan: pd.DataFrame) -> None:
+    bad = plan[plan["error"] != ""]
+    title = cell_with(ws, SECTIONS["errors"])
+    rows = table_below(ws, title.row + 1, "#")
+    assert [(r["Asset"].value, r["Contract"].value, r["Error"].value) for r in rows] == list(
+        zip(bad["asset"], bad["contract"], bad["error"], strict=True))
+    assert "quantity must be a number" in rows[0]["Error"].value
+
+
+def test_unwind_lines(ws: Worksheet, plan: pd.DataFrame) -> None:
+    title = cell_with(ws, SECTIONS["unwind"])
+    header = header_row_of(ws, "Order", "Fee to open (USD)")
+    columns = {ws.cell(header, c).value: c for c in range(1, 13)}
+    expected = live_rows(plan)
+    for i, (_, row) in enumerate(expected.iterrows(), start=title.row + 1):
+        n = row["contracts"]
+        assert ws.cell(i, columns["Order"]).value == (
+            f"BUY {int(n):,} contracts of {row['contract']} to close")
+        check_number(ws.cell(i, columns["Contracts"]), n)
+        assert ws.cell(i, columns["Asset"]).value == row["asset"]
+    assert order_text("BUY", 1, "X:Y") == "BUY 1 contract of X:Y to close"
+    assert order_text("SELL", 0.123, "X:Y") == "SELL 0.123 contracts of X:Y"
+
+
+def test_ladder_matches_scenario_summary(ws: Worksheet, plan: pd.DataFrame) -> None:
+    expected = scenario_summary(scenario_table(plan, LADDER))
+    rows = table_below(ws, header_row_of(ws, "Hedges liquidated"), "Price move")
+    assert len(rows) == len(LADDER)
+    for line, (_, row) in zip(rows, expected.iterrows(), strict=True):
+        check_number(line["Price move"], row["move"])
+        check_number(line["Unhedged value (USD)"], row["unhedged_usd"])
+        check_number(line["Hedge PnL (USD)"], row["hedge_pnl_usd"])
+        check_number(line["Hedged value (USD)"], row["hedged_usd"])
+        flag = line["Hedges liquidated"].value
+        if row["liquidated"]:
+            assert flag == f"LIQUIDATED: {row['liquidated_assets']}"
+        else:
+            assert flag in (None, "")
+    assert rows[-1]["Hedges liquidated"].value.startswith("LIQUIDATED: BTC (BINANCE:BTCUSD_PERP)")
+    assert rows[0]["Price move"].number_format.startswith("+0%")
+
+
+def test_chart_exists_and_prints(sheet_path: Path, ws: Worksheet, plan: pd.DataFrame) -> None:
+    with zipfile.ZipFile(sheet_path) as archive:
+        names = archive.namelist()
+        assert "xl/charts/chart1.xml" in names
+        chart = archive.read("xl/charts/chart1.xml").decode()
+        drawing = archive.read("xl/drawings/drawing1.xml").decode()
+    assert "<c:scatterChart>" in chart and chart.count("<c:ser>") == 2
+    # the chart's corners lie inside the print area (columns A..L, rows above the orders)
+    cols = [int(c) for c in re.findall(r"<xdr:col>(\d+)</xdr:col>", drawing)]
+    rows = [int(r) for r in re.findall(r"<xdr:row>(\d+)</xdr:row>", drawing)]
+    assert cols and max(cols) <= 11
+    match = re.search(r"\$(\d+)$", ws.print_area)
+    assert match
+    last_row = int(match.group(1))
+    assert rows and max(rows) < last_row
+    # its data, outside the print area, is the core's payoff in 5% steps
+    data = cell_with(ws, SECTIONS["chart_data"])
+    assert data.column > 12
+    payoff = scenario_summary(scenario_table(plan, CHART_MOVES))
+    got = table_below(ws, data.row + 1, "Price move")
+    assert len(got) == len(CHART_MOVES) == 31
+    for line, (_, row) in zip(got, payoff.iterrows(), strict=True):
+        check_number(line["Price move"], row["move"])
+        check_number(line["Unhedged value (USD)"], row["unhedged_usd"])
+        check_number(line["Hedged value (USD)"], row["hedged_usd"])
+
+
+def test_formula_like_text_stays_text(sheet_path: Path, ws: Worksheet) -> None:
+    for name in FORMULA_LIKE:
+        found = cells_with(ws, name)
+        assert len(found) >= 2, name  # the order and its unwind
+        assert all(c.data_type == "s" for c in found)
+    with zipfile.ZipFile(sheet_path) as archive:
+        xml = archive.read("xl/worksheets/sheet1.xml").decode()
+        strings = archive.read("xl/sharedStrings.xml").decode()
+    assert "<f>" not in xml and "<f " not in xml  # no formula anywhere
+    shared = {"".join(t.itertext()) for t in ElementTree.fromstring(strings)}
+    assert set(FORMULA_LIKE) <= shared
+    assert "<hyperlink" not in xml
+
+
+def test_warnings_one_per_line(ws: Worksheet, plan: pd.DataFrame) -> None:
+    lines = warning_lines(plan)
+    texts = {c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)}
+    assert lines and all(line in texts for line in lines)
+    cross = ("SOL / BINANCE:BTCUSD_PERP: cross-hedge: SOL hedged with BTC contracts "
+             "(basis risk; check the ratio with HEDGE_RATIO)")
+    assert cross in lines  # not split at the ";" inside the brackets
+    assert "BTC / BITMEX:XBTUSD: liquidation within 24% of the mark price" in lines
+    assert "ETH / BINANCE:ETHUSD_PERP: holding is smaller than one lot: no contracts" in lines
+    assert DISCLAIMER in texts
+
+
+def test_checklist_and_sign_off(ws: Worksheet) -> None:
+    texts = [c.value for row in ws.iter_rows() for c in row
+             if isinstance(c.value, str) and c.value.startswith(CHECKBOX)]
+    assert len(texts) == 7 == len(CHECKLIST)
+    steps = ["Inventory checked", "Contract picked", "Notional confirmed", "Contracts computed",
+             "Margin and leverage set", "Orders executed", "Monitor and unwind plan set"]
+    for n, (text, step) in enumerate(zip(texts, steps, strict=True), start=1):
+        assert text.startswith(f"{CHECKBOX}  {n}. {step}")
+    assert "ISOLATED" in texts[4]
+    signed = [c.value for row in ws.iter_rows() for c in row
+              if isinstance(c.value, str) and c.value.startswith("Executed by:")]
+    assert len(signed) == 1 and re.search(r"Executed by: _+ +at: _+", signed[0])
+
+
+# -- print settings -----------------------------------------------------------------------------
+
+
+def test_print_settings(sheet_path: Path, ws: Worksheet) -> None:
+    setup = ws.page_setup
+    assert setup.orientation == "landscape"
+    assert setup.paperSize == 9  # A4
+    assert ws.sheet_properties.pageSetUpPr.fitToPage is True
+    assert setup.fitToWidth in (None, 1)  # 1 is the default, so xlsxwriter leaves it out
+    assert setup.fitToHeight == 0  # as many pages tall as needed
+    header = header_row_of(ws, "Order", "Fee to open (USD)")
+    assert ws.print_title_rows == f"${header}:${header}"
+    last = max(c.row for row in ws.iter_rows(max_col=12) for c in row if c.value not in (None, ""))
+    assert ws.print_area == f"'{hedgesheet.SHEET_NAME}'!$A$1:$L${last}"
+    assert ws.oddFooter.center.text == "Page &P of &N"
+    assert ws.oddFooter.left.text == WORKBOOK
+    # the orders start on their own page
+    title = cell_with(ws, SECTIONS["orders"])
+    assert [b.id for b in ws.row_breaks.brk] == [title.row - 1]
+    with zipfile.ZipFile(sheet_path) as archive:
+        xml = archive.read("xl/worksheets/sheet1.xml").decode()
+    assert '<pageSetUpPr fitToPage="1"/>' in xml and 'fitToHeight="0"' in xml
+
+
+def test_letter_portrait(plan: pd.DataFrame, tmp_path: Path) -> None:
+    path = write_hedge_sheet(plan, tmp_path / "letter.xlsx", as_of=AS_OF, source=SOURCE,
+                             workbook_name=WORKBOOK, paper="letter", landscape=False)
+    setup = openpyxl.load_workbook(path).worksheets[0].page_setup
+    assert (setup.paperSize, setup.orientation) == (1, "portrait")
+
+
+def test_bad_arguments(plan: pd.DataFrame, tmp_path: Path) -> None:
+    with pytest.raises(XlhedgeError, match="paper"):
+        write_hedge_sheet(plan, tmp_path / "x.xlsx", as_of=AS_OF, source="s", workbook_name="w",
+                          paper="a3")  # type: ignore[arg-type]
+    with pytest.raises(XlhedgeError, match="missing"):
+        write_hedge_sheet(plan.drop(columns="contracts"), tmp_path / "x.xlsx", as_of=AS_OF,
+                          source="s", workbook_name="w")
+    with pytest.raises(XlhedgeError, match="moves"):
+        write_hedge_sheet(plan, tmp_path / "x.xlsx", as_of=AS_OF, source="s", workbook_name="w",
+                          moves=(-1.5, 0.0))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_holding_planned(tmp_path: Path) -> None:
+    """Every row in error: the sheet still lists them, with no scenarios and no chart."""
+    plan = plan_hedge(pd.DataFrame({"asset": ["BTC", "=1+1"], "quantity": [-1, 1],
+                                    "price": [60000, 1], "contract": ["BINANCE:BTCUSD_PERP",
+                                                                      "NOPE:X"]}))
+    path = write_hedge_sheet(plan, tmp_path / "errors.xlsx", as_of=datetime(2024, 5, 1),
+                             source="s", workbook_name="w")
+    ws = openpyxl.load_workbook(path).worksheets[0]
+    assert right_of(ws, "Prices as of").value == "2024-05-01 00:00:00 (no time zone given)"
+    assert right_of(ws, LABELS["errors"]).value == 2
+    assert right_of(ws, LABELS["coverage"]).value == "n/a"
+    assert right_of(ws, LABELS["nearest_liquidation_distance"]).value == "never"
+    rows = table_below(ws, cell_with(ws, SECTIONS["errors"]).row + 1, "#")
+    assert [r["Asset"].value for r in rows] == ["BTC", "=1+1"]
+    assert "unknown contract 'NOPE:X'" in rows[1]["Error"].value
+    assert cells_with(ws, "No holding could be planned: no scenarios.")
+    assert cells_with(ws, "No orders: nothing to hedge.")
+    with zipfile.ZipFile(path) as archive:
+        assert not any(n.startswith("xl/charts/") for n in archive.namelist())
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+
+def test_replaces_atomically(plan: pd.DataFrame, tmp_path: Path,
+                             monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "sheet.xlsx"
+    target.write_bytes(b"old sheet")
+    write_hedge_sheet(plan, target, as_of=AS_OF, source="s", workbook_name="w")
+    assert zipfile.is_zipfile(target)
+    assert [p.name for p in tmp_path.iterdir()] == ["sheet.xlsx"]
+    good = target.read_bytes()
+
+    def broken(self: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(xlsxwriter.Workbook, "close", broken)
+    with pytest.raises(OSError, match="disk full"):
+        write_hedge_sheet(plan, target, as_of=AS_OF, source="s", workbook_name="w")
+    assert target.read_bytes() == good
+    assert [p.name for p in tmp_path.iterdir()] == ["sheet.xlsx"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_new_sheet_gets_normal_permissions(plan: pd.DataFrame, tmp_path: Path) -> None:
+    umask = os.umask(0o022)
+    try:
+        path = write_hedge_sheet(plan, tmp_path / "s.xlsx", as_of=AS_OF, source="s",
+                                 workbook_name="w")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # not mkstemp's 0o600
+
+
+def test_same_plan_same_bytes(plan: pd.DataFrame, tmp_path: Path) -> None:
+    """Archived sheets are reproducible: the file's dates come from ``as_of``, not the clock."""
+    a = write_hedge_sheet(plan, tmp_path / "a.xlsx", as_of=AS_OF, source="s", workbook_name="w")
+    b = write_hedge_sheet(plan, tmp_path / "b.xlsx", as_of=AS_OF, source="s", workbook_name="w")
+    assert a.read_bytes() == b.read_bytes()
+
+
+# -- PDF ----------------------------------------------------------------------------------------
+
+
+def require(tool: str) -> None:
+    """Skip without LibreOffice/poppler, except in CI (CI=true), where that is a failure."""
+    available = libreoffice_available() if tool == "soffice" else shutil.which(tool) is not None
+    if available:
+        return
+    message = (f"{tool} is not installed "
+               "(apt-get install --no-install-recommends libreoffice-calc poppler-utils)")
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def pdf_pages(sheet_path: Path) -> list[str]:
+    """Text of each page of the sheet printed to PDF (layout kept)."""
+    for tool in ("soffice", "pdfinfo", "pdftotext"):
+        require(tool)
+    pdf = to_pdf(sheet_path, sheet_path.with_suffix(".pdf"))
+    assert pdf.read_bytes().startswith(b"%PDF")
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True,
+                          capture_output=True, text=True).stdout
+    return text.split("\f")[:-1]
+
+
+def page_sizes(pdf: Path) -> list[tuple[float, float]]:
+    info = subprocess.run(["pdfinfo", "-f", "1", "-l", "999", str(pdf)], check=True,
+                          capture_output=True, text=True).stdout
+    return [(float(w), float(h))
+            for w, h in re.findall(r"Page +\d+ size: +([\d.]+) x ([\d.]+) pts", info)]
+
+
+def test_pdf_is_one_page_wide(sheet_path: Path, pdf_pages: list[str], plan: pd.DataFrame) -> None:
+    sizes = page_sizes(sheet_path.with_suffix(".pdf"))
+    # overview (its warnings run onto page 2), then the orders on their own page; a sheet wider
+    # than the paper would add pages holding only the right-hand columns
+    assert len(sizes) == len(pdf_pages) == 3
+    for width, height in sizes:  # landscape A4: 297 x 210 mm
+        assert width == pytest.approx(841.9, abs=1) and height == pytest.approx(595.3, abs=1)
+    for n, page in enumerate(pdf_pages, start=1):
+        assert f"Page {n} of {len(pdf_pages)}" in page
+    overview, orders_page = pdf_pages[0], pdf_pages[-1]
+    # page 1 holds the whole width of the overview: summary at the left, checklist at the right
+    assert "Spot value of the holdings (USD)" in overview and "Execution checklist" in overview
+    assert "Monitor and unwind plan set" in overview
+    assert "Payoff: value of the holdings after a price move" in overview
+    # the orders page holds every order line from the leftmost to the rightmost column
+    assert "Fee to open" in orders_page and "(USD)" in orders_page
+    lines = orders_page.splitlines()
+    for _, row in live_rows(plan).iterrows():
+        sell = order_text("SELL", row["contracts"], row["contract"])
+        line = next(text for text in lines if sell in text)
+        assert line.rstrip().endswith(f"{row['fee_to_open_usd']:,.2f}"), line
+
+
+def test_pdf_text_holds_orders_and_totals(pdf_pages: list[str], plan: pd.DataFrame) -> None:
+    text = "\n".join(pdf_pages)
+    flat = " ".join(text.split())
+    for _, row in live_rows(plan).iterrows():
+        assert order_text("SELL", row["contracts"], row["contract"]) in flat
+        assert order_text("BUY", row["contracts"], row["contract"]) in flat
+    totals = plan_totals(plan)
+    for key in ("notional_usd", "exposure_usd", "hedged_usd", "net_delta_usd", "margin_usd"):
+        assert f"{totals[key]:,.2f}" in flat, key
+    assert f"{totals['coverage']:.2%}" in flat
+    for coin, value in margin_by_coin(plan).items():
+        assert f"{value:,.8f} {coin}" in flat
+    assert DISCLAIMER in flat
+    assert '=HYPERLINK("http://example.com","click")' in flat  # printed as text, not a link
+
+
+def test_pdf_conversions_in_parallel(sheet_path: Path, tmp_path: Path) -> None:
+    require("soffice")
+    results: dict[int, Path | BaseException] = {}
+
+    def convert(i: int) -> None:
+        try:
+            results[i] = to_pdf(sheet_path, tmp_path / f"copy{i}.pdf")
+        except BaseException as exc:  # reported below
+            results[i] = exc
+
+    threads = [threading.Thread(target=convert, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for i in range(2):
+        result = results[i]
+        assert isinstance(result, Path), result
+        assert result.read_bytes().startswith(b"%PDF")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy0.pdf", "copy1.pdf"]
+
+
+def test_pdf_without_libreoffice(sheet_path: Path, tmp_path: Path,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XLHEDGE_SOFFICE", str(tmp_path / "no-such-soffice"))
+    assert not libreoffice_available()
+    with pytest.raises(LibreOfficeMissingError, match="apt-get install libreoffice-calc") as info:
+        to_pdf(sheet_path, tmp_path / "x.pdf")
+    assert isinstance(info.value, RuntimeError)
+    assert not (tmp_path / "x.pdf").exists()
+
+
+@pytest.fixture
+def fake_soffice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    script = tmp_path / "soffice"
+    monkeypatch.setenv("XLHEDGE_SOFFICE", str(script))
+    yield script
+
+
+@pytest.mark.skipif(os.name != "posix", reason="shell script stands in for soffice")
+def test_pdf_time_out_and_failure(sheet_path: Path, tmp_path: Path, fake_soffice: Path) -> None:
+    fake_soffice.write_text("#!/bin/sh\nsleep 30\n")
+    fake_soffice.chmod(fake_soffice.stat().st_mode | stat.S_IEXEC)
+    with pytest.raises(PdfConversionError, match=r"longer than 0\.5 s"):
+        to_pdf(sheet_path, tmp_path / "x.pdf", timeout=0.5)
+    fake_soffice.write_text("#!/bin/sh\necho 'Error: source file could not be loaded'\n")
+    with pytest.raises(PdfConversionError, match="could not be loaded"):
+        to_pdf(sheet_path, tmp_path / "x.pdf")
+    assert not (tmp_path / "x.pdf").exists()

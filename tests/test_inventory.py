@@ -1,0 +1,89 @@
+"""The Inventory table refresh and the pure parts of the button macros."""
+
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from xlhedge import default_registry, plan_hedge
+from xlhedge.examples import example_inventory
+from xlhedge.inventory import COMPUTED_COLUMNS, refresh_table
+from xlhedge.macros import cell_values, hedge_sheet_path, make_sheet_file, settings_from_table
+from xlhedge.sources import Quote, get_source
+
+
+class FixedSource:
+    """A price source that answers from a dict, or with an error."""
+
+    name = "fixed"
+
+    def __init__(self, quotes):
+        self._quotes = quotes
+
+    def quotes(self, requests, progress=None):
+        out = [self._quotes.get(r.asset, Quote(error="timeout after 10 s")) for r in requests]
+        if progress:
+            progress(len(out), len(out))
+        return out
+
+
+def test_computed_columns_equal_plan_hedge():
+    table = example_inventory()
+    result = refresh_table(table, get_source("table"))
+    plan = plan_hedge(table)
+    for column, name in COMPUTED_COLUMNS.items():
+        expected = [("never" if np.isinf(v) else v) for v in plan[name]]
+        assert result[column].tolist() == pytest.approx(expected) if column != "Liq. Price" else (
+            result[column].tolist() == expected)
+
+
+def test_user_columns_and_blank_rows_kept():
+    table = example_inventory().assign(Note=["mine"] * 6)
+    table.loc[len(table)] = [None] * len(table.columns)
+    result = refresh_table(table, get_source("table"))
+    assert result["Note"].tolist()[:6] == ["mine"] * 6
+    assert result.iloc[-1][list(COMPUTED_COLUMNS)].isna().all()
+    assert result.iloc[-1]["Status"] is None or pd.isna(result.iloc[-1]["Status"])
+
+
+def test_bad_rows_get_status_others_computed():
+    table = example_inventory().astype({"Quantity": object})
+    table.loc[0, "Quantity"] = "lots"
+    table.loc[1, "Contract"] = "BINANCE:ETHUSD"
+    result = refresh_table(table, get_source("table"))
+    assert result.loc[0, "Status"].startswith("error: quantity must be a number")
+    assert "unknown contract 'BINANCE:ETHUSD' (did you mean" in result.loc[1, "Status"]
+    assert result.loc[2, "Contracts"] == 15000
+
+
+def test_quotes_fill_prices_and_failures_are_stale():
+    table = example_inventory()
+    when = datetime(2026, 11, 22, 12, 0)
+    source = FixedSource({"BTC": Quote(price=70000, mark_price=70010, funding_rate=0.0002,
+                                       updated=when)})
+    result = refresh_table(table, source)
+    btc = result[result["Asset"] == "BTC"]
+    assert (btc["Price"] == 70000).all() and (btc["Updated"] == when).all()
+    eth = result[result["Asset"] == "ETH"]
+    assert (eth["Price"] == 3000).all()  # previous values kept
+    assert eth["Status"].str.startswith("stale: timeout after 10 s").all()
+
+
+def test_cell_values_keep_formula_text_as_text():
+    frame = pd.DataFrame({"Asset": ["=HYPERLINK(\"x\")", "+1", "BTC"], "n": [1.0, np.nan, 2]})
+    assert cell_values(frame) == [["'=HYPERLINK(\"x\")", 1.0], ["'+1", None], ["BTC", 2.0]]
+
+
+def test_settings_defaults_and_values():
+    frame = pd.DataFrame({"Setting": ["Price Source", "Paper"], "Value": ["ccxt:okx", None]})
+    settings = settings_from_table(frame)
+    assert settings["Price Source"] == "ccxt:okx" and settings["Paper"] == "A4"
+
+
+def test_hedge_sheet_file_from_inputs(tmp_path):
+    table = example_inventory().assign(Contracts=999999.0)  # stale computed column is ignored
+    path = make_sheet_file(table, settings_from_table(None), default_registry(),
+                           tmp_path / "Book.xlsm", datetime(2026, 11, 22, 9, 30))
+    assert path == hedge_sheet_path(tmp_path / "Book.xlsm", "", datetime(2026, 11, 22, 9, 30))
+    assert path.name == "HedgeSheet-20261122-093000.xlsx" and path.exists()

@@ -1,0 +1,174 @@
+"""Worksheet functions: as plain Python, through xlwings' converters, and fuzzed with junk."""
+
+import math
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+import xlwings
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from xlwings import conversion
+
+import xlhedge as core
+from xlhedge import udfs
+from xlhedge.excel import vba
+
+UDF_NAMES = [
+    "HEDGE_CONTRACTS", "INVERSE_PNL", "LINEAR_PNL", "LIQUIDATION_PRICE", "BANKRUPTCY_PRICE",
+    "INITIAL_MARGIN", "FUNDING_PAYMENT", "TRADING_FEE", "AVG_ENTRY_PRICE", "HEDGE_SCENARIOS",
+    "HEDGE_RATIO", "CONTRACT_SPEC",
+]
+
+
+class TestAsPlainPython:
+    def test_guides_case(self):
+        n = udfs.HEDGE_CONTRACTS(1, 60000, 100)
+        assert n == 600
+        assert udfs.INVERSE_PNL(n, 100, 60000, 50000) * 50000 == pytest.approx(10000)
+        assert udfs.INVERSE_PNL(n, 100, 60000, 72000) * 72000 == pytest.approx(-12000)
+
+    def test_values_equal_core(self):
+        assert udfs.LIQUIDATION_PRICE("short", 600, 100, 60000, 0.5, 0.004) == (
+            core.liquidation_price("short", 600, 100, 60000, 0.5, 0.004)
+        )
+        assert udfs.FUNDING_PAYMENT(10000, 1, 16000, 0.0001, "long") == pytest.approx(-6.25e-5)
+        assert udfs.AVG_ENTRY_PRICE([1000, 2000], [5000, 6000]) == 5625
+        assert udfs.CONTRACT_SPEC("BINANCE:BTCUSD_PERP", "contract_value") == 100
+        assert udfs.CONTRACT_SPEC("binance:btcusd_perp", "Taker Fee") == 0.0005
+
+    def test_column_in_column_out(self):
+        out = udfs.HEDGE_CONTRACTS([[1.0], [2.0], [0.5]], [[60000.0]] * 3, 100)
+        assert out == [[600.0], [1200.0], [300.0]]
+
+    def test_one_bad_cell_keeps_the_others(self):
+        out = udfs.HEDGE_CONTRACTS([[1.0], [-2.0], [None]], 60000, 100)
+        assert out[0] == [600.0]
+        assert out[1][0] == "#VALUE! quantity must be >= 0 (got -2.0)"
+        assert out[2][0].startswith("#VALUE! quantity must be a number, not blank")
+
+    def test_blank_optional_takes_default_blank_required_is_an_error(self):
+        assert udfs.HEDGE_CONTRACTS(1, 60000, 100, None, "", None, [[None]]) == 600
+        assert udfs.HEDGE_CONTRACTS(1, None, 100) == "#VALUE! price is required (the cell is blank)"
+
+    def test_never_liquidated_shows_text(self):
+        assert udfs.LIQUIDATION_PRICE("short", 600, 100, 60000, 1.0, 0.004) == "never"
+
+    def test_unknown_contract_is_na_with_suggestions(self):
+        text = udfs.CONTRACT_SPEC("BINANCE:BTCUSD", "contract_value")
+        assert text.startswith("#N/A unknown contract") and "BINANCE:BTCUSD_PERP" in text
+
+    def test_scenarios_table_has_a_header(self):
+        table = udfs.HEDGE_SCENARIOS(1, 60000, 600, 100, [[-0.5], [0.0], [1.0]])
+        assert table[0] == udfs.SCENARIO_HEADER
+        assert [row[5] for row in table[1:]] == pytest.approx([60000] * 3)
+
+    def test_scenarios_liquidation(self):
+        table = udfs.HEDGE_SCENARIOS(1, 60000, 600, 100, [[0.1], [0.6]], 0, 90000, 0.3333)
+        assert [row[-1] for row in table[1:]] == ["no", "yes"]
+
+    def test_hedge_ratio(self):
+        assert udfs.HEDGE_RATIO([[100], [110], [99], [120]], [[10], [11], [9.9], [12]]) == (
+            pytest.approx(1.0)
+        )
+
+
+def _clean_value_data(data, datetime_builder, empty_as, number_builder, err_to_str):
+    """As xlwings' Windows engine cleans what COM hands over: empty cells become ``empty_as``."""
+    return [[empty_as if v in (None, "") else v for v in row] for row in data]
+
+
+def _prepare(x, date_format):
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return ""
+    return float(x) if isinstance(x, np.number) else x
+
+
+@pytest.fixture
+def decorated(monkeypatch):
+    """The UDF module as decorated on Windows, and a stand-in for the Windows engine's value
+    cleaning (xlwings has no engine on Linux; the converters only need these two functions)."""
+    impl = SimpleNamespace(clean_value_data=_clean_value_data, prepare_xl_data_element=_prepare)
+    monkeypatch.setattr(xlwings, "engines", {"excel": SimpleNamespace(type="desktop", impl=impl)})
+    return vba.decorated_module(udfs)
+
+
+def call_like_excel(decorated, name: str, *raw: Any) -> Any:
+    """What xlwings' call_udf does with the values Excel passes: read, call, write."""
+    func = getattr(decorated, name)
+    info = func.__xlfunc__
+    args = []
+    for i, value in enumerate(raw):
+        arg = info["args"][min(i, len(info["args"]) - 1)]
+        args.append(conversion.read(None, value, arg["options"]))
+    return conversion.write(func(*args), None, info["ret"]["options"])
+
+
+class TestThroughXlwingsConverters:
+    def test_every_udf_is_declared(self, decorated):
+        for name in UDF_NAMES:
+            assert hasattr(getattr(decorated, name), "__xlfunc__"), name
+
+    def test_single_cells(self, decorated):
+        assert call_like_excel(decorated, "HEDGE_CONTRACTS", 1.0, 60000.0, 100.0) == [[600.0]]
+
+    def test_column_range_spills_as_column(self, decorated):
+        out = call_like_excel(decorated, "HEDGE_CONTRACTS", ((1.0,), (2.0,)), 60000.0, 100.0)
+        assert out == [[600.0], [1200.0]]
+
+    def test_row_range_stays_a_row(self, decorated):
+        out = call_like_excel(decorated, "INVERSE_PNL", ((600.0, 1200.0),), 100.0, 60000.0,
+                              50000.0)
+        assert np.allclose(out, [[0.2, 0.4]])
+
+    def test_text_result(self, decorated):
+        out = call_like_excel(decorated, "HEDGE_CONTRACTS", 1.0, -5.0, 100.0)
+        assert out == [["#VALUE! price must be > 0 (got -5.0)"]]
+
+    def test_scenarios_spill(self, decorated):
+        moves = ((-0.5,), (0.0,), (1.0,))
+        out = call_like_excel(decorated, "HEDGE_SCENARIOS", 1.0, 60000.0, 600.0, 100.0, moves)
+        assert len(out) == 4 and len(out[0]) == 7 and out[0][0] == "Move"
+
+    def test_vba_declares_every_function_with_its_arguments(self):
+        text = vba.udf_wrappers("xlhedge.udfs", udfs)
+        assert ("Function HEDGE_CONTRACTS(quantity, price, contract_value, Optional hedge_ratio, "
+                "Optional contract_type, Optional lot_size, Optional collateral)") in text
+        for name in UDF_NAMES:
+            assert f"Function {name}(" in text
+
+
+junk = st.one_of(
+    st.none(), st.just(""), st.text(max_size=5), st.booleans(),
+    st.floats(allow_nan=True, allow_infinity=True), st.just(1e308), st.just(-1.0), st.just(0.0),
+    st.sampled_from(["#N/A", "#VALUE!", "long", "short", "inverse", "linear", "mark", "entry",
+                     "BINANCE:BTCUSD_PERP", "tiers", "=1+1"]),
+    st.integers(-10, 10),
+)
+ranges = st.one_of(
+    st.lists(st.lists(junk, min_size=1, max_size=3), min_size=1, max_size=3),  # 2-D, may be ragged
+    st.lists(junk, min_size=0, max_size=4),
+)
+cells = st.one_of(junk, ranges)
+
+
+def _is_cell_result(value: Any) -> bool:
+    def ok(item: Any) -> bool:
+        if isinstance(item, str):
+            return True
+        return isinstance(item, float) and not math.isnan(item)
+
+    if isinstance(value, list):
+        return all(isinstance(row, list) and all(ok(i) for i in row) for row in value)
+    return ok(value)
+
+
+@pytest.mark.parametrize("name", UDF_NAMES)
+@settings(max_examples=60, deadline=None)
+@given(args=st.lists(cells, min_size=0, max_size=10))
+def test_fuzz_never_raises(name, args):
+    out = getattr(udfs, name)(*args)
+    assert _is_cell_result(out)
+    if isinstance(out, str) and out.startswith("#"):
+        assert "Traceback" not in out and len(out) <= 200

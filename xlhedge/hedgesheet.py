@@ -1,0 +1,610 @@
+"""The printable hedge sheet: one plan, one standalone .xlsx, ready to print and archive.
+
+``write_hedge_sheet`` lays out a plan already computed by :func:`xlhedge.plan.plan_hedge` on one
+worksheet. Page 1 is the overview: summary with a payoff chart beside it, the scenario ladder with
+the execution checklist beside it, the warnings and the holdings that could not be planned. The
+orders start on a new page (their header row repeats on every later page) and the unwind orders
+follow them in the same columns.
+
+Totals and scenarios come from the core (``plan_totals``, ``margin_by_coin``, ``scenario_table``,
+``scenario_summary``); this module only formats. Every text goes through ``write_string`` (an asset
+called ``=HYPERLINK(...)`` stays text) and every figure through ``write_number``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+import xlsxwriter
+from xlsxwriter.format import Format
+from xlsxwriter.worksheet import Worksheet
+
+from xlhedge.errors import InputError
+from xlhedge.files import atomic_path
+from xlhedge.plan import margin_by_coin, plan_totals, scenario_summary, scenario_table
+
+LADDER: tuple[float, ...] = (-0.5, -0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3, 0.5, 1.0)
+CHART_MOVES: tuple[float, ...] = tuple(round(step * 0.05, 2) for step in range(-10, 21))
+PAPER_SIZES: dict[str, int] = {"a4": 9, "letter": 1}
+SHEET_NAME = "Hedge sheet"
+TITLE = "Hedge sheet: short coin-margined perpetuals against spot holdings"
+DISCLAIMER = (
+    "This sheet is a calculation aid, not financial advice. "
+    "Check every number on your exchange before you trade."
+)
+CHECKBOX = "\u2610"
+CHECKLIST: tuple[str, ...] = (
+    "Inventory checked: assets, quantities and prices match your wallets.",
+    "Contract picked: symbol and contract value match the exchange's page.",
+    "Notional confirmed: each order's USD notional is the part to hedge.",
+    "Contracts computed: contracts per order as on this sheet (whole lots).",
+    "Margin and leverage set: ISOLATED margin, leverage as listed.",
+    "Orders executed: every SELL order filled; prices and fees noted.",
+    "Monitor and unwind plan set: liquidation alerts on, BUY orders ready.",
+)
+SIGN_OFF: tuple[str, ...] = (
+    "Executed by: ______________________   at: ____________________",
+    "Checked by:  ______________________   at: ____________________",
+)
+
+# Summary labels (column B); the tests find the figures by these.
+LABELS: dict[str, str] = {
+    "holdings": "Holdings on this sheet",
+    "errors": "Holdings with errors (not planned)",
+    "notional_usd": "Spot value of the holdings (USD)",
+    "exposure_usd": "Exposure incl. coin collateral (USD)",
+    "hedged_usd": "Hedged notional (USD)",
+    "coverage": "Coverage (hedged / exposure)",
+    "net_delta_usd": "Net USD delta left (unhedged)",
+    "margin_coin": "Isolated margin to post",  # one line per coin: "Isolated margin to post, BTC"
+    "margin_usd": "Margin to post, all coins at mark (USD)",
+    "funding_per_day_usd": "Funding per day at current rates (USD, + = you receive)",
+    "funding_30d_usd": "Funding per 30 days at current rates (USD, + = you receive)",
+    "fee_to_open_usd": "Fees to open all orders, taker (USD)",
+    "nearest_liquidation_distance": "Nearest liquidation (price rise from mark)",
+    "nearest_liquidation_on": "Nearest liquidation is on",
+}
+SECTIONS: dict[str, str] = {
+    "summary": "Summary",
+    "ladder": "Scenario ladder: every price moves by the same fraction",
+    "checklist": "Execution checklist",
+    "warnings": "Warnings",
+    "errors": "Not planned: fix these inputs first",
+    "orders": "Orders to place: open the hedge",
+    "unwind": "Unwind: close the hedge later",
+    "chart_data": "Chart data (not printed)",
+}
+# The orders table: (key, header, width in characters); it sets the columns of the whole page.
+ORDER_COLUMNS: tuple[tuple[str, str, float], ...] = (
+    ("n", "#", 4),
+    ("asset", "Asset", 13),
+    ("order", "Order", 52),
+    ("contracts", "Contracts", 17),
+    ("contract_value", "Contract value", 13),
+    ("hedged_usd", "About USD notional", 15),
+    ("leverage", "Leverage", 9),
+    ("margin_coin", "Isolated margin to post", 17),
+    ("liquidation_price", "Est. liquidation price (USD)", 14),
+    ("liquidation_distance", "Liquidation distance", 12),
+    ("fee_to_open_coin", "Fee to open (coin)", 15),
+    ("fee_to_open_usd", "Fee to open (USD)", 12),
+)
+ORDER_HEADERS = tuple(title for _, title, _ in ORDER_COLUMNS)
+LADDER_HEADERS: tuple[str, ...] = (
+    "Price move", "Hedges liquidated", "Unhedged value (USD)", "Hedge PnL (USD)",
+    "Hedged value (USD)",
+)
+CHART_HEADERS: tuple[str, ...] = ("Price move", "Unhedged value (USD)", "Hedged value (USD)")
+LAST_COL = len(ORDER_COLUMNS) - 1  # the print area ends here (column L)
+CHART_DATA_COL = LAST_COL + 2  # column N: the chart's data, outside the print area
+CHART_COL = 5  # the chart sits right of the summary, from column F
+RIGHT_COL = 6  # the checklist sits right of the ladder, from column G
+SUMMARY_VALUE_COL = 3  # summary figures in column D
+CHART_ROWS = 18  # the chart's height in rows
+ROW_PX = 20  # default row height (15 pt) in pixels
+STABLE = {"USD", "USDT", "USDC", "BUSD", "FDUSD", "DAI", "TUSD"}
+
+FMT_USD = "#,##0.00;-#,##0.00"
+FMT_USD_SIGNED = "+#,##0.00;-#,##0.00;0.00"
+FMT_COIN = "#,##0.00000000"
+FMT_PCT = "0.00%"
+FMT_MOVE = "+0%;-0%;0%"
+FMT_DIST = "+0.0%;-0.0%;0.0%"
+FMT_LEVERAGE = '0.0"x"'
+FMT_COUNT = "0"
+GREY = "#D9D9D9"
+RED = "#C00000"
+
+REQUIRED_COLUMNS = (
+    "asset", "contract", "leverage", "contracts", "contract_value", "contract_type", "settle",
+    "hedged_usd", "margin_coin", "liquidation_price", "liquidation_distance", "fee_to_open_coin",
+    "fee_to_open_usd", "warnings", "error",
+)
+
+
+def write_hedge_sheet(
+    plan: pd.DataFrame,
+    path: str | os.PathLike[str],
+    *,
+    as_of: datetime,
+    source: str,
+    workbook_name: str,
+    paper: Literal["a4", "letter"] = "a4",
+    landscape: bool = True,
+    moves: Sequence[float] = LADDER,
+) -> Path:
+    """Write the printable hedge sheet of ``plan`` (from ``plan_hedge``) to ``path``; return it.
+
+    ``as_of`` is the time of the prices, ``source`` where they came from, ``workbook_name`` the
+    workbook the plan was made in; ``moves`` are the scenario ladder's price moves (fractions).
+    The file is written next to ``path`` and renamed into place (:func:`xlhedge.files.atomic_path`),
+    so a reader never sees half a file and a failed write leaves an earlier sheet untouched.
+    """
+    paper_key = str(paper).strip().lower()
+    if paper_key not in PAPER_SIZES:
+        raise InputError("paper", 'must be "a4" or "letter"', paper)
+    missing = [c for c in REQUIRED_COLUMNS if c not in plan.columns]
+    if missing:
+        raise InputError("plan", f"must come from plan_hedge (missing {', '.join(missing)})")
+    plan = plan.reset_index(drop=True)
+    # no scenarios (and no chart) when no holding could be planned
+    planned = bool((plan["error"] == "").any())
+    ladder = scenario_summary(scenario_table(plan, moves)) if planned else None
+    chart_moves = sorted({round(float(m), 10) for m in (*CHART_MOVES, *moves)})
+    payoff = scenario_summary(scenario_table(plan, chart_moves)) if planned else None
+
+    target = Path(path)
+    with atomic_path(target) as temp:
+        workbook = xlsxwriter.Workbook(str(temp), {
+            "strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False,
+            "default_format_properties": {"font_name": "Arial", "font_size": 10},
+        })
+        workbook.set_properties({
+            "title": f"Hedge sheet: {workbook_name}",
+            "subject": "Short inverse perpetuals against spot holdings",
+            "comments": f"Prices as of {_when(as_of)} from {source}",
+            "created": _naive_utc(as_of),
+        })
+        _SheetWriter(workbook).write(
+            plan, ladder, payoff, as_of=as_of, source=source, workbook_name=workbook_name,
+            paper=PAPER_SIZES[paper_key], landscape=landscape,
+        )
+        workbook.close()
+    return target
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _when(moment: datetime) -> str:
+    """The as-of time as text, with its time zone (or a note that it has none)."""
+    text = moment.strftime("%Y-%m-%d %H:%M:%S")
+    if moment.tzinfo is None:
+        return f"{text} (no time zone given)"
+    return f"{text} {moment.tzname() or moment.strftime('%z')}"
+
+
+def _count(value: float) -> str:
+    """A number of contracts as text: ``60,000`` or ``0.123`` (no float noise)."""
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.10f}".rstrip("0").rstrip(".")
+
+
+def order_text(side: Literal["SELL", "BUY"], contracts: float, symbol: str) -> str:
+    """``SELL 900 contracts of BINANCE:BTCUSD_PERP`` (BUY lines end with ``to close``)."""
+    word = "contract" if contracts == 1 else "contracts"
+    text = f"{side} {_count(contracts)} {word} of {symbol}"
+    return f"{text} to close" if side == "BUY" else text
+
+
+def warning_lines(plan: pd.DataFrame) -> list[str]:
+    """The plan's warnings, one per line: ``ASSET / CONTRACT: text``."""
+    ok = plan[plan["error"] == ""]
+    return [f"{asset} / {contract}: {part}"
+            for asset, contract, text in zip(ok["asset"], ok["contract"], ok["warnings"],
+                                             strict=True)
+            for part in _split_warnings(str(text))]
+
+
+def _split_warnings(text: str) -> Iterator[str]:
+    """Split the plan's ``'; '``-joined warnings, but not at a ``;`` inside brackets."""
+    depth, start = 0, 0
+    for i, ch in enumerate(text + ";"):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == ";" and depth <= 0:
+            if text[start:i].strip():
+                yield text[start:i].strip()
+            start = i + 1
+
+
+def _unit(currency: str) -> str:
+    """A currency as a number-format literal (quotes and backslashes removed)."""
+    return "".join(ch for ch in str(currency) if ch not in '"\\')
+
+
+def _amount_format(currency: str) -> str:
+    """Coin amounts with 8 decimals, stablecoins with 2; the unit shown after the number."""
+    unit = _unit(currency)
+    return f'#,##0.00 "{unit}"' if unit.upper() in STABLE else f'{FMT_COIN} "{unit}"'
+
+
+def _contracts_format(value: float) -> str:
+    return "#,##0" if float(value).is_integer() else "#,##0.##########"
+
+
+def _lines(text: str, width: float, *, bold: bool = False) -> int:
+    """Lines a wrapped cell ``width`` characters wide needs (a greedy word wrap).
+
+    Sized for the widest common substitute font (DejaVu Sans, used where Arial is missing).
+    """
+    room = max(width * (1.0 if bold else 1.1), 4.0)
+    count = 0
+    for paragraph in str(text).split("\n"):
+        count += 1
+        used = 0.0
+        for word in paragraph.split(" "):
+            if used and used + 1 + len(word) <= room:
+                used += 1 + len(word)
+                continue
+            if used:
+                count += 1
+            extra = max(math.ceil(len(word) / room) - 1, 0)
+            count += extra
+            used = len(word) - extra * room
+    return count
+
+
+def _width(first: int, last: int) -> float:
+    return sum(w for _, _, w in ORDER_COLUMNS[first:last + 1])
+
+
+def _col_px(width: float) -> int:
+    """Pixels of a column ``width`` characters wide (xlsxwriter's rule for 7-pixel digits)."""
+    return int(width * 7 + 0.5) + 5 if width >= 1 else int(width * 12 + 0.5)
+
+
+def _footer_text(value: str, limit: int) -> str:
+    """Text safe in a header/footer: one line, at most ``limit`` characters, ``&`` doubled."""
+    text = " ".join(str(value).split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "\u2026"
+    return text.replace("&", "&&")
+
+
+class _SheetWriter:
+    """Writes the sections top to bottom; ``row`` is the next free row."""
+
+    def __init__(self, workbook: xlsxwriter.Workbook) -> None:
+        self.workbook = workbook
+        self.ws: Worksheet = workbook.add_worksheet(SHEET_NAME)
+        self.row = 0
+        self.heights: dict[int, float] = {}
+        self._formats: dict[tuple[tuple[str, Any], ...], Format] = {}
+
+    # -- cells -------------------------------------------------------------------------------
+
+    def fmt(self, **props: Any) -> Format:
+        """A cached format; properties as in ``Workbook.add_format``."""
+        key = tuple(sorted(props.items()))
+        if key not in self._formats:
+            self._formats[key] = self.workbook.add_format(props)
+        return self._formats[key]
+
+    def text(self, row: int, col: int, value: object, **props: Any) -> None:
+        self.ws.write_string(row, col, "" if value is None else str(value), self.fmt(**props))
+
+    def number(
+        self, row: int, col: int, value: Any, num_format: str, *, inf_text: str = "never",
+        **props: Any,
+    ) -> None:
+        """A number cell; NaN is written as the text ``n/a``, infinity as ``inf_text``."""
+        number = float(value)
+        if math.isfinite(number):
+            self.ws.write_number(row, col, number, self.fmt(num_format=num_format, **props))
+        else:
+            shown = "n/a" if math.isnan(number) else inf_text
+            self.text(row, col, shown, align="right", **props)
+
+    def span(self, row: int, first: int, last: int, value: str, **props: Any) -> None:
+        """Text across columns ``first..last``, wrapped, the row made tall enough."""
+        cell = self.fmt(**({"text_wrap": True, "valign": "top"} | props))
+        if last > first:
+            self.ws.merge_range(row, first, row, last, "", cell)
+        self.ws.write_string(row, first, value, cell)
+        self.tall(row, _lines(value, _width(first, last), bold=bool(props.get("bold"))))
+
+    def tall(self, row: int, lines: int = 1, points: float = 0.0) -> None:
+        """Make ``row`` at least ``lines`` text lines (or ``points``) high."""
+        height = max(points, 13.0 * lines + 2.0 if lines > 1 else 0.0)
+        if height > self.heights.get(row, 0.0):
+            self.heights[row] = height
+
+    def section(self, title: str, first: int = 0, last: int = LAST_COL, row: int = -1) -> int:
+        """A section title with a rule under it; returns its row."""
+        row = self.row + 1 if row < 0 else row
+        self.tall(row, points=21)
+        self.text(row, first, title, bold=True, font_size=12, bottom=2, valign="bottom")
+        for col in range(first + 1, last + 1):
+            self.text(row, col, "", bottom=2)
+        return row
+
+    def header(self, row: int, headers: Sequence[str], first: int = 0) -> None:
+        for col, title in enumerate(headers, start=first):
+            self.text(row, col, title, bold=True, text_wrap=True, valign="top", bg_color=GREY,
+                      border=1)
+        self.tall(row, points=27)
+
+    def note(self, row: int, text: str, first: int = 1, last: int = LAST_COL) -> None:
+        self.span(row, first, last, text, italic=True, font_size=9)
+
+    # -- the page ----------------------------------------------------------------------------
+
+    def write(
+        self, plan: pd.DataFrame, ladder: pd.DataFrame | None, payoff: pd.DataFrame | None, *,
+        as_of: datetime, source: str, workbook_name: str, paper: int, landscape: bool,
+    ) -> None:
+        for col, (_, _, width) in enumerate(ORDER_COLUMNS):
+            self.ws.set_column(col, col, width)
+        self.ws.set_column(LAST_COL + 1, LAST_COL + 1, 3)
+        self.ws.set_column(CHART_DATA_COL, CHART_DATA_COL + len(CHART_HEADERS) - 1, 14)
+        ok = plan[plan["error"] == ""]
+        live = ok[ok["contracts"] > 0]
+        self.title(as_of, source, workbook_name)
+        top = self.summary(plan)
+        if payoff is not None:
+            self.chart(payoff, top)
+        self.ladder_and_checklist(ladder)
+        self.warnings(plan)
+        self.errors(plan[plan["error"] != ""])
+        orders_row = self.row + 1
+        header_row = self.orders(live, ok[~(ok["contracts"] > 0)])
+        self.unwind(live)
+        for row, height in sorted(self.heights.items()):
+            self.ws.set_row(row, height)
+        self.page_setup(paper, landscape, orders_row, header_row, as_of, workbook_name)
+
+    def title(self, as_of: datetime, source: str, workbook_name: str) -> None:
+        self.tall(0, points=24)
+        self.text(0, 0, TITLE, bold=True, font_size=16, valign="top")
+        facts = (("Prices as of", _when(as_of)), ("Price source", source),
+                 ("Workbook", workbook_name))
+        for row, (label, value) in enumerate(facts, start=1):
+            self.text(row, 1, label, bold=True)
+            self.text(row, 2, value)
+        self.row = len(facts)
+
+    def summary(self, plan: pd.DataFrame) -> int:
+        """Key figures: labels in B, values in D. Returns the first row (the chart's top)."""
+        totals = plan_totals(plan)
+        top = self.section(SECTIONS["summary"], 0, CHART_COL - 1) + 1
+        figures: list[tuple[str, float, str]] = [
+            (LABELS["holdings"], totals["holdings"], FMT_COUNT),
+            (LABELS["errors"], totals["errors"], FMT_COUNT),
+            (LABELS["notional_usd"], totals["notional_usd"], FMT_USD),
+            (LABELS["exposure_usd"], totals["exposure_usd"], FMT_USD),
+            (LABELS["hedged_usd"], totals["hedged_usd"], FMT_USD),
+            (LABELS["coverage"], totals["coverage"], FMT_PCT),
+            (LABELS["net_delta_usd"], totals["net_delta_usd"], FMT_USD),
+        ]
+        figures += [(f"{LABELS['margin_coin']}, {coin}", value, _amount_format(str(coin)))
+                    for coin, value in margin_by_coin(plan).items()]
+        figures += [
+            (LABELS["margin_usd"], totals["margin_usd"], FMT_USD),
+            (LABELS["funding_per_day_usd"], totals["funding_per_day_usd"], FMT_USD_SIGNED),
+            (LABELS["funding_30d_usd"], totals["funding_per_day_usd"] * 30, FMT_USD_SIGNED),
+            (LABELS["fee_to_open_usd"], totals["fee_to_open_usd"], FMT_USD),
+            (LABELS["nearest_liquidation_distance"], totals["nearest_liquidation_distance"],
+             FMT_DIST),
+        ]
+        row = top
+        for label, value, num_format in figures:
+            self.text(row, 1, label)
+            self.number(row, SUMMARY_VALUE_COL, value, num_format, bottom=4,
+                        bottom_color="#BFBFBF")
+            row += 1
+        nearest = totals["nearest_liquidation_distance"]
+        if math.isfinite(nearest):
+            ok = plan[plan["error"] == ""]
+            hit = ok[ok["liquidation_distance"] == nearest]
+            names = ", ".join(dict.fromkeys(
+                f"{a} ({c})" for a, c in zip(hit["asset"], hit["contract"], strict=True)))
+            self.text(row, 1, LABELS["nearest_liquidation_on"])
+            self.span(row, SUMMARY_VALUE_COL, CHART_COL - 1, names)
+            row += 1
+        self.row = max(row, top + CHART_ROWS)
+        return top
+
+    def chart(self, payoff: pd.DataFrame, top: int) -> None:
+        """Unhedged vs hedged value across moves: data in N..P, the chart right of the summary."""
+        data = CHART_DATA_COL
+        self.text(0, data, SECTIONS["chart_data"], bold=True)
+        self.header(1, CHART_HEADERS, data)
+        for i, row in enumerate(payoff.itertuples(index=False), start=2):
+            self.number(i, data, row.move, FMT_MOVE)
+            self.number(i, data + 1, row.unhedged_usd, FMT_USD)
+            self.number(i, data + 2, row.hedged_usd, FMT_USD)
+        last = 1 + len(payoff)
+        chart = self.workbook.add_chart({"type": "scatter", "subtype": "straight"})
+        assert chart is not None
+        for offset, colour, dash in ((1, RED, "dash"), (2, "#1F4E79", "solid")):
+            chart.add_series({
+                "name": [SHEET_NAME, 1, data + offset],
+                "categories": [SHEET_NAME, 2, data, last, data],
+                "values": [SHEET_NAME, 2, data + offset, last, data + offset],
+                "line": {"color": colour, "width": 2.25, "dash_type": dash},
+            })
+        grid = {"visible": True, "line": {"color": "#E0E0E0"}}
+        chart.set_title({"name": "Payoff: value of the holdings after a price move",
+                         "name_font": {"size": 11, "bold": True}})
+        chart.set_x_axis({
+            "name": "Price move (every asset and contract coin)", "num_format": FMT_MOVE,
+            "min": float(payoff["move"].min()), "max": float(payoff["move"].max()),
+            "major_unit": 0.1, "major_gridlines": grid, "num_font": {"size": 8},
+            "name_font": {"size": 9, "bold": False}, "crossing": float(payoff["move"].min()),
+        })
+        chart.set_y_axis({
+            "name": "Value (USD)", "num_format": "#,##0", "major_gridlines": grid,
+            "num_font": {"size": 8}, "name_font": {"size": 9, "bold": False},
+        })
+        chart.set_legend({"position": "bottom", "font": {"size": 9}})
+        chart.set_chartarea({"border": {"color": "#808080"}})
+        width = sum(_col_px(w) for _, _, w in ORDER_COLUMNS[CHART_COL:]) - 4
+        chart.set_size({"width": width, "height": CHART_ROWS * ROW_PX + 14})
+        self.ws.insert_chart(top - 1, CHART_COL, chart,
+                             {"x_offset": 2, "y_offset": 6, "object_position": 3})
+
+    def ladder_and_checklist(self, ladder: pd.DataFrame | None) -> None:
+        """The scenario ladder in B..F and the execution checklist beside it in G..L."""
+        start = self.section(SECTIONS["ladder"], 0, RIGHT_COL - 1)
+        self.section(SECTIONS["checklist"], RIGHT_COL, LAST_COL, row=start)
+        row = start + 1
+        if ladder is None:
+            self.note(row, "No holding could be planned: no scenarios.", 1, RIGHT_COL - 1)
+            row += 1
+        else:
+            self.header(row, LADDER_HEADERS, 1)
+            row += 1
+            for line in ladder.itertuples(index=False):
+                flag = f"LIQUIDATED: {line.liquidated_assets}" if line.liquidated else ""
+                cell: dict[str, Any] = {"border": 1, "valign": "top"}
+                self.number(row, 1, line.move, FMT_MOVE, **cell)
+                self.text(row, 2, flag, text_wrap=True, bold=True, font_color=RED, **cell)
+                self.number(row, 3, line.unhedged_usd, FMT_USD, **cell)
+                self.number(row, 4, line.hedge_pnl_usd, FMT_USD_SIGNED, **cell)
+                self.number(row, 5, line.hedged_usd, FMT_USD, **cell)
+                self.tall(row, _lines(flag, _width(2, 2), bold=True))
+                row += 1
+            self.note(row, "USD values after the move. A liquidated hedge loses its isolated "
+                      "margin and stops hedging. The chart shows the same in 5% steps.",
+                      1, RIGHT_COL - 1)
+            row += 1
+        check = start + 1
+        indented: dict[str, Any] = {"align": "left", "indent": 1}
+        for n, step in enumerate(CHECKLIST, start=1):
+            self.span(check, RIGHT_COL, LAST_COL, f"{CHECKBOX}  {n}. {step}", **indented)
+            self.tall(check, points=17)
+            check += 1
+        for signature in SIGN_OFF:
+            self.span(check, RIGHT_COL, LAST_COL, signature, valign="bottom", **indented)
+            self.tall(check, points=27)
+            check += 1
+        self.row = max(row, check)
+
+    def warnings(self, plan: pd.DataFrame) -> None:
+        row = self.section(SECTIONS["warnings"]) + 1
+        for line in warning_lines(plan) or ["None."]:
+            self.span(row, 1, LAST_COL, line)
+            row += 1
+        self.span(row, 1, LAST_COL, DISCLAIMER, bold=True)
+        self.tall(row, points=20)
+        self.row = row + 1
+
+    def errors(self, bad: pd.DataFrame) -> None:
+        if bad.empty:
+            return
+        row = self.section(SECTIONS["errors"]) + 1
+        self.header(row, ["#", "Asset", "Contract"])
+        self.span(row, 3, LAST_COL, "Error", bold=True, bg_color=GREY, border=1)
+        row += 1
+        for n, line in enumerate(bad.itertuples(index=False), start=1):
+            cell: dict[str, Any] = {"border": 1, "valign": "top", "text_wrap": True}
+            self.number(row, 0, n, FMT_COUNT, border=1, valign="top")
+            self.text(row, 1, line.asset, **cell)
+            self.text(row, 2, line.contract, **cell)
+            self.span(row, 3, LAST_COL, str(line.error), border=1, font_color=RED)
+            self.tall(row, max(_lines(str(line.asset), _width(1, 1)),
+                               _lines(str(line.contract), _width(2, 2))))
+            row += 1
+        self.row = row
+
+    def orders(self, live: pd.DataFrame, idle: pd.DataFrame) -> int:
+        """The SELL orders on a new page; returns the header row (repeated on later pages)."""
+        header_row = self.section(SECTIONS["orders"]) + 1
+        self.header(header_row, ORDER_HEADERS)
+        row = header_row + 1
+        for n, line in enumerate(live.itertuples(index=False), start=1):
+            settle = str(line.settle)
+            cell: dict[str, Any] = {"border": 1, "valign": "top"}
+            self.first_columns(row, n, line, "SELL")
+            self.number(row, 6, line.leverage, FMT_LEVERAGE, **cell)
+            self.number(row, 7, line.margin_coin, _amount_format(settle), **cell)
+            self.number(row, 8, line.liquidation_price, FMT_USD, **cell)
+            self.number(row, 9, line.liquidation_distance, FMT_DIST, **cell)
+            self.number(row, 10, line.fee_to_open_coin, _amount_format(settle), **cell)
+            self.number(row, 11, line.fee_to_open_usd, FMT_USD, **cell)
+            row += 1
+        if live.empty:
+            self.note(row, "No orders: nothing to hedge.")
+            row += 1
+        if not idle.empty:
+            names = ", ".join(f"{a} ({c})" for a, c in zip(idle["asset"], idle["contract"],
+                                                          strict=True))
+            self.note(row, f"No order for {names}: 0 contracts (see the warnings).")
+            row += 1
+        self.note(row, "Est. liquidation price: the contract coin's mark price at which the "
+                  "isolated short is liquidated (never = it cannot be). Margin and fees are in "
+                  "the contract's settle coin.")
+        self.row = row + 1
+        return header_row
+
+    def first_columns(self, row: int, n: int, line: Any, side: Literal["SELL", "BUY"]) -> None:
+        """#, asset, order line, contracts, contract value and USD notional of one order."""
+        cell: dict[str, Any] = {"border": 1, "valign": "top"}
+        order = order_text(side, line.contracts, str(line.contract))
+        cv_unit = "USD" if line.contract_type == "inverse" else "coin"
+        cv_format = f'#,##0.########## "{cv_unit}"'
+        if float(line.contract_value).is_integer():
+            cv_format = f'#,##0 "{cv_unit}"'
+        self.number(row, 0, n, FMT_COUNT, **cell)
+        self.text(row, 1, line.asset, text_wrap=True, **cell)
+        self.text(row, 2, order, text_wrap=True, bold=side == "SELL", **cell)
+        self.number(row, 3, line.contracts, _contracts_format(line.contracts), **cell)
+        self.number(row, 4, line.contract_value, cv_format, **cell)
+        self.number(row, 5, line.hedged_usd, FMT_USD, **cell)
+        self.tall(row, max(_lines(str(line.asset), _width(1, 1)),
+                           _lines(order, _width(2, 2), bold=side == "SELL")))
+
+    def unwind(self, live: pd.DataFrame) -> None:
+        """The BUY orders that close the hedge, in the orders' columns."""
+        row = self.section(SECTIONS["unwind"])
+        self.tall(row, points=27)
+        row += 1
+        for n, line in enumerate(live.itertuples(index=False), start=1):
+            self.first_columns(row, n, line, "BUY")
+            row += 1
+        if live.empty:
+            self.note(row, "Nothing to unwind.")
+            row += 1
+        self.note(row, "Close with reduce-only orders on the same contract before you sell the "
+                  "spot holding; closing releases the isolated margin.")
+        self.row = row + 1
+
+    def page_setup(
+        self, paper: int, landscape: bool, orders_row: int, header_row: int, as_of: datetime,
+        workbook_name: str,
+    ) -> None:
+        ws = self.ws
+        if landscape:
+            ws.set_landscape()
+        else:
+            ws.set_portrait()
+        ws.set_paper(paper)
+        ws.fit_to_pages(1, 0)
+        ws.print_area(0, 0, self.row - 1, LAST_COL)
+        ws.repeat_rows(header_row)
+        ws.set_h_pagebreaks([orders_row])
+        ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.6)
+        ws.set_footer(
+            f"&L&8{_footer_text(workbook_name, 70)}&C&8Page &P of &N"
+            f"&R&8Prices as of {_footer_text(_when(as_of), 50)}",
+            {"margin": 0.25},
+        )
+        ws.set_selection(0, 0, 0, 0)

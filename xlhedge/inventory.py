@@ -1,0 +1,128 @@
+"""The Inventory table: its columns, and a refresh that prices and plans it.
+
+The table is the user's own record. A refresh reads it, asks a price source for market data,
+computes the plan with the core's :func:`~xlhedge.plan.plan_hedge` and returns the same table with
+the market and computed columns filled in. Columns the user added are kept with their values;
+blank rows stay blank. No file, no Excel and no network here: the faces (command line, macros)
+read and write the table, and the source fetches the prices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+
+from xlhedge.contracts import ContractRegistry, default_registry
+from xlhedge.plan import plan_hedge
+from xlhedge.sources import PriceSource, Quote, QuoteRequest
+from xlhedge.sources.base import Progress
+
+TABLE_NAME = "Inventory"
+SHEET_NAME = "Inventory"
+INPUT_COLUMNS = ("Asset", "Quantity", "Contract", "Hedge Ratio", "Leverage", "Collateral")
+MARKET_COLUMNS = ("Price", "Mark Price", "Funding Rate", "Updated")
+#: Computed column -> the plan column it shows.
+COMPUTED_COLUMNS = {
+    "Notional (USD)": "notional_usd",
+    "Contracts": "contracts",
+    "Hedged (USD)": "hedged_usd",
+    "Residual (coin)": "residual_coin",
+    "Margin (coin)": "margin_coin",
+    "Liq. Price": "liquidation_price",
+    "Liq. Distance": "liquidation_distance",
+    "Funding / Day (USD)": "funding_per_day_usd",
+}
+STATUS = "Status"
+ALL_COLUMNS = (*INPUT_COLUMNS, *MARKET_COLUMNS, *COMPUTED_COLUMNS, STATUS)
+NEVER = "never"
+
+
+def with_standard_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with every standard column present; user columns kept, in their places."""
+    frame = table.copy()
+    for column in ALL_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = np.nan
+    return frame
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or (
+        isinstance(value, str) and not value.strip()
+    )
+
+
+def holding_rows(table: pd.DataFrame) -> pd.Index:
+    """Labels of the rows that hold something (asset, quantity or contract filled in)."""
+    filled = ~table[["Asset", "Quantity", "Contract"]].map(_blank).all(axis=1)
+    return table.index[filled]
+
+
+def apply_quotes(
+    table: pd.DataFrame, rows: Sequence[object], quotes: Sequence[Quote]
+) -> dict[object, str]:
+    """Write each quote's values into its row; return the rows whose quote had a problem."""
+    stale: dict[object, str] = {}
+    for row, quote in zip(rows, quotes, strict=True):
+        for column, value in (("Price", quote.price), ("Mark Price", quote.mark_price),
+                              ("Funding Rate", quote.funding_rate)):
+            if value is not None:
+                table.at[row, column] = float(value)
+        if quote.updated is not None and not quote.error:
+            table.at[row, "Updated"] = quote.updated.replace(tzinfo=None)
+        if quote.error:
+            stale[row] = quote.error
+    return stale
+
+
+def refresh_table(
+    table: pd.DataFrame,
+    source: PriceSource,
+    registry: ContractRegistry | None = None,
+    progress: Progress | None = None,
+) -> pd.DataFrame:
+    """Price the table's holdings with ``source`` and fill the computed columns from the plan."""
+    frame = with_standard_columns(table).astype(
+        {c: object for c in (*MARKET_COLUMNS, *COMPUTED_COLUMNS, STATUS)}
+    )
+    rows = list(holding_rows(frame))
+    requests = [
+        QuoteRequest(asset=_text(frame.at[r, "Asset"]), contract=_text(frame.at[r, "Contract"]))
+        for r in rows
+    ]
+    stale = apply_quotes(frame, rows, source.quotes(requests, progress)) if rows else {}
+    plan = plan_hedge(frame.loc[rows], registry or default_registry())
+    computed = {column: [_cell(v) for v in plan[name]] for column, name in COMPUTED_COLUMNS.items()}
+    computed[STATUS] = [
+        _status(error, warnings, stale.get(row, ""))
+        for row, error, warnings in zip(rows, plan["error"], plan["warnings"], strict=True)
+    ]
+    frame.loc[rows, list(computed)] = pd.DataFrame(computed, index=rows, dtype=object)
+    return frame
+
+
+def _text(value: object) -> str:
+    return "" if _blank(value) else str(value).strip()
+
+
+def _cell(value: float) -> object:
+    """A plan number as the table shows it: ``never`` for infinity, blank for no result."""
+    if np.isnan(value):
+        return None
+    return NEVER if np.isinf(value) else float(value)
+
+
+def _status(error: str, warnings: str, stale: str) -> str:
+    parts = [f"stale: {stale}"] if stale else []
+    if error:
+        parts.append(f"error: {error}")
+    elif warnings:
+        parts.append(warnings)
+    return "; ".join(parts) or "ok"
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0, tzinfo=None)

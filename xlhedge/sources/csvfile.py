@@ -1,0 +1,177 @@
+"""Prices from a CSV file (``csv:PATH``), read afresh on every call.
+
+Columns (headings ignore case, spaces and underscores; others are ignored): ``asset`` and/or
+``contract`` name the row; ``price``, ``mark price`` and ``funding rate`` are numbers (blank: not
+known; ``0.01%`` means 0.0001). A row's price is its asset's price (a contract-only row's asset is
+the contract's coin, when the built-in registry knows it); its mark price and funding rate belong
+to its contract (an asset-only row's: to the contract on that coin). For each request, the row
+naming its contract wins; otherwise the row naming its asset.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from xlhedge.contracts import default_registry
+from xlhedge.errors import InputError
+from xlhedge.sources.base import Progress, Quote, QuoteRequest
+
+_FIELDS = {
+    "asset": "asset",
+    "contract": "contract",
+    "price": "price",
+    "markprice": "mark price",
+    "fundingrate": "funding rate",
+}
+_VALUES = ("price", "mark price", "funding rate")
+
+
+def _key(heading: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", heading.lower())
+
+
+def _coin(contract: str) -> str:
+    """The coin a contract is on, from the built-in registry; "" when unknown."""
+    registry = default_registry()
+    return registry.get(contract).underlying if contract in registry else ""
+
+
+@dataclass(frozen=True)
+class _Row:
+    asset: str
+    contract: str
+    values: dict[str, float | None]
+
+    @property
+    def coin(self) -> str:
+        return self.asset or _coin(self.contract)
+
+
+@dataclass
+class _Book:
+    """The file's rows, indexed the ways requests look them up."""
+
+    columns: tuple[str, ...]
+    by_contract: dict[str, _Row] = field(default_factory=dict)
+    by_coin: dict[str, _Row] = field(default_factory=dict)  # asset-only rows
+    priced: dict[str, _Row] = field(default_factory=dict)  # rows with a price, by coin
+
+    def add(self, row: _Row) -> None:
+        if row.contract:
+            self.by_contract[row.contract] = row
+        elif row.asset:
+            self.by_coin[row.asset] = row
+        if row.coin and row.values.get("price") is not None:
+            self.priced[row.coin] = row
+
+
+class CsvSource:
+    """Quotes from ``path``; a missing file or a bad cell raises :class:`InputError`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = f"csv:{path}"
+
+    def quotes(
+        self, requests: Sequence[QuoteRequest], progress: Progress | None = None
+    ) -> list[Quote]:
+        book = self._read()
+        updated = datetime.fromtimestamp(self.path.stat().st_mtime, UTC)
+        quotes = []
+        for done, request in enumerate(requests, 1):
+            quotes.append(self._quote(request, book, updated))
+            if progress is not None:
+                progress(done, len(requests))
+        return quotes
+
+    def _quote(self, request: QuoteRequest, book: _Book, updated: datetime) -> Quote:
+        asset = request.asset.strip().upper()
+        contract = request.contract.strip().upper()
+        row = book.by_contract.get(contract) if contract else None
+        mark_row = row or book.by_coin.get(_coin(contract) if contract else asset)
+        if row is None or row.coin != asset or row.values.get("price") is None:
+            row = book.priced.get(asset)
+        price = row.values.get("price") if row else None
+        mark_price = mark_row.values.get("mark price") if mark_row else None
+        funding_rate = mark_row.values.get("funding rate") if mark_row else None
+        problems = []
+        if asset and price is None and "price" in book.columns:
+            problems.append(f"no price for {asset}")
+        lacking = [
+            name
+            for name, value in (("mark price", mark_price), ("funding rate", funding_rate))
+            if value is None and name in book.columns
+        ]
+        if contract and lacking:
+            problems.append(f"no {' or '.join(lacking)} for {contract}")
+        found = any(value is not None for value in (price, mark_price, funding_rate))
+        return Quote(
+            price=price,
+            mark_price=mark_price,
+            funding_rate=funding_rate,
+            updated=updated if found else None,
+            error="; ".join(f"{self.path.name}: {problem}" for problem in problems),
+        )
+
+    def _read(self) -> _Book:
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            raise InputError(f"price file {self.path}", "does not exist") from None
+        except OSError as exc:
+            raise InputError(f"price file {self.path}", "cannot be read", exc.strerror) from None
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:  # Excel's "CSV (Comma delimited)" is the ANSI code page
+            text = data.decode("cp1252", errors="replace")
+        reader = csv.reader(io.StringIO(text, newline=""))
+        header = next(reader, [])
+        columns = {i: _FIELDS[_key(h)] for i, h in enumerate(header) if _key(h) in _FIELDS}
+        names = tuple(columns.values())
+        if "asset" not in names and "contract" not in names:
+            raise InputError(f"price file {self.path}", "needs an asset or contract column", header)
+        if not set(names) & set(_VALUES):
+            raise InputError(
+                f"price file {self.path}",
+                "needs a price, mark price or funding rate column",
+                header,
+            )
+        book = _Book(columns=names)
+        for cells in reader:
+            cell = {name: cells[i].strip() if i < len(cells) else "" for i, name in columns.items()}
+            if not any(cell.values()):
+                continue
+            where = f"price file {self.path} row {reader.line_num}"
+            asset, contract = cell.get("asset", "").upper(), cell.get("contract", "").upper()
+            if not asset and not contract:
+                raise InputError(where, "needs an asset or a contract")
+            values = {
+                name: _number(cell[name], f"{where} column {name!r}", name)
+                for name in _VALUES
+                if name in cell
+            }
+            book.add(_Row(asset, contract, values))
+        return book
+
+
+def _number(text: str, where: str, name: str) -> float | None:
+    """A cell's number: blank is ``None``, a trailing ``%`` divides by 100."""
+    if not text:
+        return None
+    body, scale = (text[:-1].strip(), 0.01) if text.endswith("%") else (text, 1.0)
+    try:
+        value = float(body) * scale
+    except ValueError:
+        raise InputError(where, "must be a number", text) from None
+    if not math.isfinite(value):
+        raise InputError(where, "must be a finite number", text)
+    if name != "funding rate" and value <= 0:
+        raise InputError(where, "must be > 0", text)
+    return value
