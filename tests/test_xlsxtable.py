@@ -13,6 +13,8 @@ import time
 import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Callable
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -729,6 +731,7 @@ def test_dtypes(book: Path) -> None:
         "Note": pd.to_datetime(pd.Series(["2024-01-02 06:00", "2024-01-03 00:00", None])
                                ).dt.tz_localize("Asia/Tokyo"),
         "Span": pd.to_timedelta(["1 day", "12h", None]),
+        "Exact": [Decimal("1.25"), Fraction(1, 4), None],
     })
     write_table(book, "Inventory", df)
     got = read_table(book, "Inventory")
@@ -739,6 +742,7 @@ def test_dtypes(book: Path) -> None:
     assert got["Date"].tolist()[0] == 45293.0 and got["Date"].tolist()[2] == 1.0
     assert got["Note"].tolist()[:2] == [45293.25, 45294.0]  # wall time, zone dropped
     assert got["Span"].tolist()[:2] == [1.0, 0.5]
+    assert got["Exact"].tolist()[:2] == [1.25, 0.25]
 
 
 def test_unsupported_value_is_refused(book: Path) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -211,18 +211,7 @@ def warning_lines(plan: pd.DataFrame) -> list[str]:
     return [f"{asset} / {contract}: {part}"
             for asset, contract, text in zip(ok["asset"], ok["contract"], ok["warnings"],
                                              strict=True)
-            for part in _split_warnings(str(text))]
-
-
-def _split_warnings(text: str) -> Iterator[str]:
-    """Split the plan's ``'; '``-joined warnings, but not at a ``;`` inside brackets."""
-    depth, start = 0, 0
-    for i, ch in enumerate(text + ";"):
-        depth += {"(": 1, ")": -1}.get(ch, 0)
-        if ch == ";" and depth <= 0:
-            if text[start:i].strip():
-                yield text[start:i].strip()
-            start = i + 1
+            for part in str(text).split("; ") if part.strip()]
 
 
 def _unit(currency: str) -> str:

@@ -43,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime as dt
+import decimal
 import functools
 import html
 import math
@@ -726,7 +727,7 @@ def _normalise(value: Any, date1904: bool) -> Any:
                 + value.microsecond / 1e6) / _DAY
     if isinstance(value, dt.timedelta):
         return value.total_seconds() / _DAY
-    if isinstance(value, numbers.Real):
+    if isinstance(value, numbers.Real | decimal.Decimal):
         f = float(value)
         return None if math.isnan(f) else f
     raise TypeError(type(value).__name__)
