@@ -13,7 +13,7 @@ import functools
 import itertools
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 import numpy as np
@@ -168,8 +168,7 @@ def spec_from_row(row: Mapping[str, Any]) -> ContractSpec:
         data[field] = value
     if "tiers" in data and isinstance(data["tiers"], str):
         data["tiers"] = parse_tiers(data["tiers"])
-    if "as_of" in data and isinstance(data["as_of"], pd.Timestamp):
-        data["as_of"] = data["as_of"].date()
+    data["as_of"] = _as_date(data.get("as_of", date.today()))
     if "symbol" in data and "exchange" not in data:
         data["exchange"] = str(data["symbol"]).split(":", 1)[0]
     symbol = data.get("symbol", "?")
@@ -179,6 +178,18 @@ def spec_from_row(row: Mapping[str, Any]) -> ContractSpec:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "spec"
         raise InputError(f"contract {symbol} {where}", first["msg"].lower()) from None
+
+
+def _as_date(value: object) -> object:
+    """A date from a table cell: a date, a timestamp, ISO text or an Excel serial number."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return (EXCEL_EPOCH + timedelta(days=float(value))).date()
+    if isinstance(value, datetime):
+        return value.date()
+    return value
+
+
+EXCEL_EPOCH = datetime(1899, 12, 30)
 
 
 class ContractRegistry:

@@ -69,10 +69,13 @@ def hedge_sheet_path(workbook: Path, folder: str, now: datetime) -> Path:
 
 def make_sheet_file(
     inventory: pd.DataFrame, settings: Mapping[str, str], registry: ContractRegistry,
-    workbook: Path, now: datetime,
+    workbook: Path, now: datetime, path: Path | None = None,
 ) -> Path:
-    """Plan from the inventory's inputs and prices (never its computed columns); write the sheet."""
-    path = hedge_sheet_path(workbook, settings["Hedge Sheet Folder"], now)
+    """Plan from the inventory's inputs and prices (never its computed columns); write the sheet.
+
+    ``path`` defaults to :func:`hedge_sheet_path`.
+    """
+    path = path or hedge_sheet_path(workbook, settings["Hedge Sheet Folder"], now)
     plan = plan_hedge(inventory, registry)
     return write_hedge_sheet(
         plan, path, as_of=now, source=settings["Price Source"], workbook_name=workbook.name,

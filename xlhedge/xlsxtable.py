@@ -1667,7 +1667,7 @@ def write_table(path: StrPath, table_name: str, frame: pd.DataFrame, *,
                 raise
             except OSError as exc:
                 raise TableFileError(
-                    f"could not write {dst} ({exc.strerror or exc}): check that the folder is "
+                    f"could not write {dst} ({exc}): check that the folder is "
                     "writable, the disk is not full and the file is not open in another program, "
                     "then retry. The original file was not changed.", dst) from exc
         except BaseException as exc:

@@ -115,10 +115,15 @@ class Formats:
         self.alarm = book.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"})
 
 
-def build_workbook(path: str | Path, conf: Mapping[str, str] | None = None) -> Path:
-    """Write HedgePlanner.xlsm to ``path`` (atomically); ``conf`` fills the xlwings.conf sheet."""
+def build_workbook(
+    path: str | Path, conf: Mapping[str, str] | None = None, *, backup: bool = False
+) -> Path:
+    """Write HedgePlanner.xlsm to ``path`` atomically (keeping a backup of a file it replaces,
+    with ``backup``); ``conf`` fills the xlwings.conf sheet."""
     project = vba.build_vba_project(vba_modules())
-    return write_atomically(Path(path), lambda temp: _write(temp, project, dict(conf or {})))
+    return write_atomically(
+        Path(path), lambda temp: _write(temp, project, dict(conf or {})), backup=backup
+    )
 
 
 def _write(path: Path, project: bytes, conf: dict[str, str]) -> None:
@@ -157,7 +162,8 @@ README_LINES = (
      "wrap"),
     ("", ""),
     ("How to enable", "heading"),
-    ("1. pip install xlhedge (in the Python you want Excel to use).", "text"),
+    ("1. In the xlhedge folder: python -m pip install .  (into the Python you want Excel to use)",
+     "text"),
     ("2. xlhedge workbook MyHedge.xlsm  (writes a copy of this workbook set up for that Python).",
      "text"),
     ("3. Open MyHedge.xlsm and enable macros. No 'Import Functions' step is needed: the functions "
