@@ -137,3 +137,11 @@ def test_libreoffice_prints_calculator_with_numbers(built, pdf_text):
     assert "#NAME?" not in page
     for number in ("600", "119,520.00", "0.20000000", "-12,000.00", "5,625.00"):
         assert number in page, number
+
+
+def test_function_wizard_help_for_every_function(built):
+    text = vba.extract_modules(built)[MACROS_MODULE]
+    assert "Sub Auto_Open()" in text
+    public = [n for n in dir(udfs) if n.isupper() and callable(getattr(udfs, n))]
+    for name in public:
+        assert f'Application.MacroOptions Macro:="{name}"' in text, name

@@ -688,12 +688,19 @@ def _serial(value: dt.datetime, date1904: bool) -> float | None:
 class _ColumnStats:
     """What SUBTOTAL needs from a column: its numbers, errors and non-empty count."""
 
-    __slots__ = ("errors", "nonempty", "numbers")
+    __slots__ = ("array", "errors", "nonempty", "numbers")
 
     def __init__(self) -> None:
         self.numbers: list[float] = []
+        self.array: np.ndarray[Any, Any] | None = None  # the numbers of a numeric column
         self.errors: list[str] = []
         self.nonempty = 0
+
+    def values(self) -> list[float]:
+        return self.array.tolist() if self.array is not None else self.numbers
+
+    def count(self) -> int:
+        return len(self.array) if self.array is not None else len(self.numbers)
 
 
 def _normalise(value: Any, date1904: bool) -> Any:
@@ -789,8 +796,8 @@ class _Renderer:
             out: list[str | None] = [f"{pre}{r}{num_mid}{t}{num_end}"
                                      for r, t in zip(rows, texts, strict=True)]
             finite = np.isfinite(floats)
-            stats.numbers = floats[finite].tolist()
-            stats.nonempty = len(stats.numbers)
+            stats.array = floats[finite]
+            stats.nonempty = stats.count()
             if not finite.all():
                 for k in np.flatnonzero(~finite).tolist():
                     if np.isnan(floats[k]):
@@ -803,7 +810,7 @@ class _Renderer:
         dtype = series.dtype
         if isinstance(dtype, np.dtype) and dtype.kind in "iu":
             values = series.tolist()
-            stats.numbers = [float(v) for v in values]
+            stats.array = np.asarray(values, dtype=np.float64)
             stats.nonempty = len(values)
             return [f"{pre}{r}{num_mid}{v}{num_end}" for r, v in zip(rows, values, strict=True)
                     ], stats
@@ -891,12 +898,12 @@ def _subtotal_unchecked(code: int, stats: _ColumnStats) -> tuple[str, str] | Non
     if fn == 3:
         return "n", str(stats.nonempty)
     if fn == 2:
-        return "n", str(len(stats.numbers))
+        return "n", str(stats.count())
     if fn not in range(1, 12):
         return None
     if stats.errors:
         return "e", stats.errors[0]
-    xs = stats.numbers
+    xs = stats.values()
     div0 = ("e", "#DIV/0!")
     if fn == 9:
         return "n", _fmt_number(math.fsum(xs))
@@ -1207,8 +1214,7 @@ def _plan_write(zf: zipfile.ZipFile, info: TableInfo, frame: pd.DataFrame
                                       if column.old is not None else None)
         rendered.append(cells_j)
         stats[column.name.casefold()] = st
-    body_rows = ["".join(x for x in cells if x is not None) for cells in zip(*rendered,
-                                                                             strict=True)]
+    body_rows = zip(*rendered, strict=True)  # consumed row by row, in order, below
 
     if tot:
         special[g.new_bottom] = _totals_cells(layout, old_cell, old_bottom, g.new_bottom, table,
@@ -1237,14 +1243,14 @@ def _plan_write(zf: zipfile.ZipFile, info: TableInfo, frame: pd.DataFrame
                 for cell in band.tokenised.get(r, ())
                 if not g.in_old(r, cell.col) and not g.in_new(r, cell.col)]
         in_body = new_body[0] <= r <= new_body[1]
+        row_values = next(body_rows) if in_body else ()
         if in_body and not kept:
-            xml = body_rows[r - new_body[0]]
+            xml = "".join(x for x in row_values if x is not None)
             lo_hi = (c0, g.new_c2) if xml else None
         else:
             fresh = special.get(r, [])
             if in_body:
-                fresh = [(c0 + j, x) for j, col in enumerate(rendered)
-                         if (x := col[r - new_body[0]]) is not None]
+                fresh = [(c0 + j, x) for j, x in enumerate(row_values) if x is not None]
             merged = sorted(kept + fresh) if kept else fresh
             xml = "".join(x for _, x in merged)
             lo_hi = (merged[0][0], merged[-1][0]) if merged else None
@@ -1279,7 +1285,7 @@ def _plan_write(zf: zipfile.ZipFile, info: TableInfo, frame: pd.DataFrame
     if any(not row.has_r for row in rows):  # implicit row numbers would shift: make explicit
         before = _number_rows(before, rows[:i0], 0)
         after = _number_rows(after, rows[i1:], end)
-    body = before + "".join(pieces) + after
+    del rendered, body_rows
 
     # ---- head (dimension) and tail (validation / conditional format ranges)
     head = sheet.head
@@ -1290,7 +1296,14 @@ def _plan_write(zf: zipfile.ZipFile, info: TableInfo, frame: pd.DataFrame
             m.group(1), _set_attr(m.group(1), "ref", dim)), head, count=1)
     tail = _rewrite_tail_sqrefs(
         sheet.tail, lambda sq: _adjust_sqref(sq, old_body, new_body, (c0, old_c2), g.new_c2))
-    sheet_bytes = _encode_xml(head + sheet.open_tag + body + sheet.close_tag + tail, sheet.bom)
+    text = "".join([head, sheet.open_tag, before, *pieces, after, sheet.close_tag, tail])
+    del pieces, before, after, rows
+    band.rows.clear()
+    band.tokenised.clear()
+    sheet_bom = sheet.bom
+    del sheet  # the old sheet text is no longer needed: keep the peak memory low
+    sheet_bytes = _encode_xml(text, sheet_bom)
+    del text
 
     new_ref = _format_ref(c0, top, g.new_c2, g.new_bottom)
     table_bytes = _encode_xml(

@@ -75,9 +75,36 @@ def conf_for_this_python() -> dict[str, str]:
     return conf
 
 
+def _vba_text(text: str) -> str:
+    """A VBA string literal (at most 255 characters, as MacroOptions takes)."""
+    return '"' + " ".join(text.split())[:255].replace('"', '""') + '"'
+
+
+def function_help_vba() -> list[str]:
+    """``Auto_Open``: registers each function's description and argument docs with Excel's
+    function wizard, as xlwings' "Import Functions" does with ``Application.MacroOptions``."""
+    lines = [
+        "' Runs when the workbook opens with macros enabled: help texts for the function wizard.",
+        "Sub Auto_Open()",
+        "    On Error Resume Next  ' older Excel has no ArgumentDescriptions; help is optional",
+    ]
+    decorated = vba.decorated_module(udfs)
+    for name in sorted(n for n in dir(decorated) if hasattr(getattr(decorated, n), "__xlfunc__")):
+        info = getattr(decorated, name).__xlfunc__
+        docs = ", ".join(_vba_text(arg["doc"]) for arg in info["args"] if not arg["vba"])
+        lines += [
+            f'    Application.MacroOptions Macro:="{name}", '
+            f'Description:={_vba_text(info["ret"]["doc"])}, Category:="{info["category"]}", _',
+            f"        ArgumentDescriptions:=Array({docs})",
+        ]
+    return [*lines, "End Sub", ""]
+
+
 def macros_vba() -> str:
-    """The module behind the Inventory sheet's buttons: each a RunPython call into xlhedge."""
-    lines = [f'Attribute VB_Name = "{MACROS_MODULE}"', "Option Explicit", ""]
+    """The module behind the Inventory sheet's buttons (each a RunPython call into xlhedge),
+    and the function wizard's help texts."""
+    lines = [f'Attribute VB_Name = "{MACROS_MODULE}"', "Option Explicit", "",
+             *function_help_vba()]
     for sub, function in MACROS.items():
         lines += [
             f"' Button on the Inventory sheet; Python side: xlhedge.macros.{function}",
