@@ -67,6 +67,11 @@ class TestPlanHedge:
         assert sol["contracts"] == 150  # $15,000 / 100
         assert "cross-hedge" in sol["warnings"]
 
+    def test_cross_hedge_prefers_the_other_rows_mark_price(self):
+        btc = _inventory(**{"Mark Price": 60010.0})
+        plan = plan_hedge(pd.concat([btc, _inventory(Asset="SOL", Quantity=100, Price=150)]))
+        assert plan.iloc[1]["mark_price"] == 60010
+
     def test_cross_hedge_without_coin_price_is_a_row_error(self):
         plan = plan_hedge(_inventory(Asset="SOL", Price=150))
         assert "mark_price is needed" in plan.loc[0, "error"]

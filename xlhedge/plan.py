@@ -220,10 +220,12 @@ def _empty_plan(frame: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:
 def _coin_prices(
     frame: pd.DataFrame, values: pd.DataFrame, specs: list[ContractSpec | None]
 ) -> pd.Series:
-    """Each row's contract-coin price: its own price when it holds that coin, else another row's."""
+    """Each row's contract-coin price: its own price when it holds that coin, else the mark
+    price (or failing that the price) of another row holding that coin."""
     asset = frame["asset"].map(_coin)
     known = values["price"].where(values["price"] > 0)
-    by_coin = {str(k): float(v) for k, v in known.groupby(asset).first().dropna().items()}
+    marked = values["mark_price"].where(values["mark_price"] > 0).fillna(known)
+    by_coin = {str(k): float(v) for k, v in marked.groupby(asset).first().dropna().items()}
     guess = pd.Series(np.nan, index=frame.index)
     for index, spec in zip(frame.index, specs, strict=True):
         coin = spec.underlying if spec is not None else None
