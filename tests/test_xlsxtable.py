@@ -9,7 +9,6 @@ import re
 import shutil
 import subprocess
 import tempfile
-import time
 import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Callable
@@ -594,7 +593,8 @@ def test_libreoffice_converts_result_to_pdf(book: Path, tmp_path: Path) -> None:
     assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 1000
 
 
-def test_5000_rows_by_25_columns_is_fast(tmp_path: Path) -> None:
+def test_5000_rows_by_25_columns_round_trip(tmp_path: Path) -> None:
+    """Size, not speed (bench/bench_xlsxtable.py measures that): a large table round-trips."""
     n, width = 5000, 25
     df = pd.DataFrame({f"Col{j}": np.arange(n, dtype=float) * j for j in range(width)})
     df["Col0"] = [f"name {i}" for i in range(n)]
@@ -605,14 +605,8 @@ def test_5000_rows_by_25_columns_is_fast(tmp_path: Path) -> None:
                                       "columns": [{"header": c, "total_function": "sum"}
                                                   for c in df.columns]})
     wb.close()
-    start = time.perf_counter()
     write_table(path, "Inventory", df)
-    written = time.perf_counter() - start
-    start = time.perf_counter()
-    got = read_table(path, "Inventory")
-    read = time.perf_counter() - start
-    assert_frames_equal(got, df)
-    assert written < 5 and read < 2, (written, read)
+    assert_frames_equal(read_table(path, "Inventory"), df)
 
 
 # ----------------------------------------------------------------------------- other layouts

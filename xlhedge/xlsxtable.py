@@ -67,6 +67,8 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
+from xlhedge.files import backup_path
+
 __all__ = [
     "TableFileError",
     "TableFileLockedError",
@@ -1555,12 +1557,6 @@ def _write_package(zin: zipfile.ZipFile, replacements: dict[str, bytes], removal
             zinfo.external_attr = info.external_attr
             zinfo.create_system = info.create_system
             zout.writestr(zinfo, data)
-
-
-def backup_path(path: StrPath) -> Path:
-    """Where ``write_table(..., backup=True)`` keeps the replaced file: ``<stem>.bak<suffix>``."""
-    target = Path(path)
-    return target.with_name(f"{target.stem}.bak{target.suffix}")
 
 
 def _lock_files(target: Path) -> list[Path]:
