@@ -87,3 +87,12 @@ def test_hedge_sheet_file_from_inputs(tmp_path):
                            tmp_path / "Book.xlsm", datetime(2026, 11, 22, 9, 30))
     assert path == hedge_sheet_path(tmp_path / "Book.xlsm", "", datetime(2026, 11, 22, 9, 30))
     assert path.name == "HedgeSheet-20261122-093000.xlsx" and path.exists()
+
+
+def test_contract_value_reported_by_the_exchange_is_checked():
+    table = example_inventory().head(1)
+    source = FixedSource({"BTC": Quote(price=60000, contract_size=10.0)})
+    status = refresh_table(table, source).loc[0, "Status"]
+    assert "exchange reports a contract value of 10, the spec 100" in status
+    same = FixedSource({"BTC": Quote(price=60000, contract_size=100.0)})
+    assert refresh_table(table, same).loc[0, "Status"] == "ok"

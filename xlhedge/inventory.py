@@ -93,12 +93,15 @@ def refresh_table(
         QuoteRequest(asset=_text(frame.at[r, "Asset"]), contract=_text(frame.at[r, "Contract"]))
         for r in rows
     ]
-    stale = apply_quotes(frame, rows, source.quotes(requests, progress)) if rows else {}
+    quotes = source.quotes(requests, progress) if rows else []
+    stale = apply_quotes(frame, rows, quotes)
     plan = plan_hedge(frame.loc[rows], registry or default_registry())
     computed = {column: [_cell(v) for v in plan[name]] for column, name in COMPUTED_COLUMNS.items()}
     computed[STATUS] = [
-        _status(error, warnings, stale.get(row, ""))
-        for row, error, warnings in zip(rows, plan["error"], plan["warnings"], strict=True)
+        _status(error, _with_size_check(warnings, quote, spec_value), stale.get(row, ""))
+        for row, error, warnings, quote, spec_value in zip(
+            rows, plan["error"], plan["warnings"], quotes, plan["contract_value"], strict=True
+        )
     ]
     frame.loc[rows, list(computed)] = pd.DataFrame(computed, index=rows, dtype=object)
     return frame
@@ -113,6 +116,16 @@ def _cell(value: float) -> object:
     if np.isnan(value):
         return None
     return NEVER if np.isinf(value) else float(value)
+
+
+def _with_size_check(warnings: str, quote: Quote, spec_value: float) -> str:
+    """Add a warning where the exchange's contract value differs from the spec's."""
+    reported = quote.contract_size
+    if reported is None or np.isnan(spec_value) or np.isclose(reported, spec_value):
+        return warnings
+    note = (f"exchange reports a contract value of {reported:g}, the spec {spec_value:g}: "
+            "check the Contracts sheet")
+    return f"{warnings}; {note}" if warnings else note
 
 
 def _status(error: str, warnings: str, stale: str) -> str:
