@@ -88,3 +88,9 @@ def test_bad_table_row_names_the_field():
     frame = default_registry().to_frame().head(1).assign(**{"Contract Value": -5})
     with pytest.raises(ValueError, match="contract BITMEX:XBTUSD contract_value"):
         default_registry().with_frame(frame)
+
+
+@pytest.mark.parametrize("text", ["0:0.0.04", "0:1.5", "0:0.01@0.5", "zero:0.01"])
+def test_bad_tier_text_names_tiers(text):
+    with pytest.raises(ValueError, match="tiers must"):
+        parse_tiers(text)

@@ -129,6 +129,19 @@ class TestLiquidationPrice:
     def test_linear_long_never_liquidated_is_zero(self):
         assert liquidation_price("long", 1, 1, 100, 100, 0.0, contract_type="linear") == 0.0
 
+    def test_tier_change_on_the_way_review_case(self):
+        # 300 BTC short at 60,000 and 1.03x on Binance COIN-M tiers: the tier falls as the
+        # price rises; a root finder puts liquidation at 2,050,873.56 (not "never")
+        spec = get_contract("BINANCE:BTCUSD_PERP")
+        n = 300 * 60000 / 100
+        margin = initial_margin(n, 100, 60000, 1.03)
+        got = tiered_liquidation_price("short", n, 100, 60000, margin, *spec.tier_arrays())
+        assert got == pytest.approx(2050873.555, rel=1e-9)
+
+    def test_margin_below_maintenance_is_refused(self):
+        with pytest.raises(InputError, match="margin must cover the maintenance margin at entry"):
+            liquidation_price("short", 100, 1, 100, 0.001, 0.005)
+
     def test_contracts_must_be_positive(self):
         with pytest.raises(InputError, match="contracts must be > 0"):
             liquidation_price("short", 0, 100, 30000, 1, 0.004)

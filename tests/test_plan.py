@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from xlhedge import (
+    InputError,
     hedge_contracts,
     initial_margin,
     plan_hedge,
@@ -86,6 +87,7 @@ class TestPlanHedge:
             ({"Leverage": 200}, "leverage must be <= 125 for BINANCE:BTCUSD_PERP"),
             ({"Contract": "BINANCE:BTCUSD"}, "unknown contract 'BINANCE:BTCUSD' (did you mean"),
             ({"Contract": ""}, "contract must not be blank"),
+            ({"Leverage": True}, "leverage must be a number >= 1 (got 'TRUE/FALSE')"),
         ],
     )
     def test_bad_rows_get_a_message_and_others_still_compute(self, overrides, message):
@@ -94,6 +96,20 @@ class TestPlanHedge:
         assert message in plan.loc[0, "error"]
         assert math.isnan(plan.loc[0, "contracts"])
         assert plan.loc[1, "contracts"] == 600 and plan.loc[1, "error"] == ""
+
+    def test_tier_leverage_cap(self):
+        # Binance COIN-M: 300 BTC falls in the 200-400 BTC tier, which allows 4x at most
+        plan = plan_hedge(_inventory(Quantity=300, Leverage=20))
+        assert "leverage must be <= 4 for a position of 300 BTC" in plan.loc[0, "error"]
+
+    def test_high_tier_short_is_liquidated_far_away_not_never(self):
+        row = plan_hedge(_inventory(Quantity=300, Leverage=1.03)).iloc[0]
+        assert row["liquidation_price"] == pytest.approx(2050873.555, rel=1e-9)
+
+    def test_two_columns_for_one_input(self):
+        frame = _inventory().assign(Qty=2.0)
+        with pytest.raises(InputError, match="inventory must have one column for quantity"):
+            plan_hedge(frame)
 
     def test_blank_rows_skipped(self):
         blank = pd.DataFrame([{"Asset": None, "Quantity": None, "Contract": " "}])

@@ -28,6 +28,10 @@ class TestInversePnl:
         for exit_, usd in [(50000, 10000), (72000, -12000)]:
             assert inverse_pnl(600, 100, 60000, exit_) * exit_ == pytest.approx(usd)
 
+    def test_overflow_is_an_error_not_nan(self):
+        with pytest.raises(InputError, match="too large to compute"):
+            inverse_pnl(1e300, 1e300, 1e-300, 1e300)
+
     def test_scalar_returns_float(self):
         assert type(inverse_pnl(1, 1, 1, 2)) is float
 

@@ -3,16 +3,20 @@
 import math
 
 import numpy as np
-from hypothesis import assume, given
+import pytest
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from strategies import contract_values, leverages, mmrs, moves, prices, quantities, sides
 
 from xlhedge import (
     average_entry_price,
+    get_contract,
     hedge_contracts,
     initial_margin,
     inverse_pnl,
     liquidation_price,
+    maintenance_margin,
+    tiered_liquidation_price,
 )
 
 
@@ -81,7 +85,44 @@ def test_rounding_error_at_most_half_a_lot(q, p, cv, ratio, lot):
 @given(st.floats(1, 1e6), prices, leverages, mmrs, st.floats(0.001, 0.5))
 def test_metamorphic_more_margin_moves_short_liquidation_away(n, entry, lev, m, extra):
     # empyrical-style: adding margin can only move a short's liquidation price up
+    assume(m < 1 / lev)
     margin = initial_margin(n, 1.0, entry, lev)
     before = liquidation_price("short", n, 1.0, entry, margin, m)
     after = liquidation_price("short", n, 1.0, entry, margin * (1 + extra), m)
     assert after >= before
+
+
+def _first_crossing(side, q, entry, margin, floors, mmrs, amounts):
+    """Brute force: the first price (moving against the position) where equity <= MM."""
+
+    def gap(price):
+        equity = margin + (1 if side == "long" else -1) * q * (1 / entry - 1 / price)
+        return equity - maintenance_margin(q / price, floors, mmrs, amounts)
+
+    grid = (np.geomspace(entry, entry * 1e4, 200_001) if side == "short"
+            else np.geomspace(entry, entry * 1e-4, 200_001))
+    below = np.flatnonzero(np.array([gap(p) for p in grid[::100]]) <= 0)
+    if not len(below):
+        return math.inf if side == "short" else 0.0
+    lo, hi = grid[max(below[0] - 1, 0) * 100], grid[below[0] * 100]
+    for _ in range(200):  # bisection between the last safe and the first liquidated price
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if gap(mid) <= 0 else (mid, hi)
+    return hi
+
+
+@settings(max_examples=60, deadline=None)
+@given(sides, st.floats(0.5, 2000), st.floats(1.0, 30.0), st.floats(1000, 100000))
+def test_tiered_liquidation_matches_brute_force(side, btc, lev, entry):
+    # Binance COIN-M BTCUSD_PERP tiers: the exact answer where the tier changes on the way
+    floors, mmrs, amounts = get_contract("BINANCE:BTCUSD_PERP").tier_arrays()
+    q = btc * entry
+    margin = q / entry / lev
+    mm_entry = maintenance_margin(btc, floors, mmrs, amounts)
+    assume(margin > mm_entry * 1.001)
+    got = tiered_liquidation_price(side, q, 1.0, entry, margin, floors, mmrs, amounts)
+    want = _first_crossing(side, q, entry, margin, floors, mmrs, amounts)
+    if math.isinf(want) or want == 0.0:
+        assert got == want
+    else:
+        assert got == pytest.approx(want, rel=1e-6)

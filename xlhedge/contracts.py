@@ -121,9 +121,12 @@ def parse_tiers(text: str) -> tuple[MarginTier, ...]:
         if not match:
             raise InputError("tiers", 'must be "floor:mmr[@max_leverage]; ..."', part)
         floor, mmr, lev = match.groups()
-        tiers.append(
-            MarginTier(floor=float(floor), mmr=float(mmr), max_leverage=float(lev) if lev else None)
-        )
+        try:
+            tiers.append(MarginTier(floor=float(floor), mmr=float(mmr),
+                                    max_leverage=float(lev) if lev else None))
+        except (ValueError, ValidationError):
+            raise InputError("tiers", "must be floor >= 0, 0 <= mmr < 1, max_leverage >= 1 "
+                             '("floor:mmr[@max_leverage]; ...")', part) from None
     if not tiers:
         raise InputError("tiers", "must list at least one tier", text)
     return tuple(tiers)

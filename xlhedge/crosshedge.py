@@ -44,7 +44,7 @@ def hedge_effectiveness(spot_prices: ArrayLike, hedge_prices: ArrayLike) -> floa
     """Share of the spot's return variance the minimum-variance hedge removes (``R^2``)."""
     rs, rf = _returns(spot_prices, hedge_prices)
     if np.var(rs) == 0:
-        return 1.0
+        raise InputError("spot_prices", "must move (their returns have zero variance)")
     return float(np.corrcoef(rs, rf)[0, 1] ** 2)
 
 

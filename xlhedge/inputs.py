@@ -130,9 +130,15 @@ def broadcast(**arrays: FloatArray) -> list[FloatArray]:
         ) from None
 
 
-def result(values: npt.ArrayLike, *inputs: object) -> Any:
-    """A float for a scalar call, a Series when a Series came in, an array otherwise."""
+def result(values: npt.ArrayLike, *inputs: object, allow_inf: bool = False) -> Any:
+    """A float for a scalar call, a Series when a Series came in, an array otherwise.
+
+    The arguments were checked, so a NaN (or, where ``inf`` means nothing, an infinity) can only
+    come from overflow with numbers near 1e308: an error rather than a silent NaN.
+    """
     arr = np.asarray(values, dtype=np.float64)
+    if np.isnan(arr).any() or (not allow_inf and np.isinf(arr).any()):
+        raise InputError("arguments", "are too large to compute with (the result overflows)")
     for item in inputs:
         if isinstance(item, pd.Series) and arr.shape == (len(item),):
             return pd.Series(arr, index=item.index)

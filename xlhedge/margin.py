@@ -125,8 +125,9 @@ def liquidation_price(
     )
     kind = inputs.contract_type(contract_type)
     basis = inputs.mm_basis(mm_basis)
+    _check_covered(q, entry, m_, mmr_, cum, kind)
     price = _solve(s, q, entry, m_, mmr_, cum, kind, basis)
-    return inputs.result(price, contracts, entry_price, margin, side)
+    return inputs.result(price, contracts, entry_price, margin, side, allow_inf=True)
 
 
 def bankruptcy_price(
@@ -162,29 +163,65 @@ def tiered_liquidation_price(
     contract_type: str = "inverse",
     mm_basis: str = "mark",
 ) -> Any:
-    """Liquidation price with the tier chosen by position value, re-solved as Binance says.
+    """Liquidation price with the maintenance tier chosen by position value.
 
-    The first answer uses the tier of the position value at entry; where the position value at
-    that liquidation price falls in another tier, the price is solved again with that tier, until
-    the tier no longer changes.
+    On mark basis the position value changes with the price, so the tier at liquidation can
+    differ from the tier at entry. Binance says to re-solve with the tier of the resulting
+    position value; this solves it exactly instead: each tier's closed-form price counts where
+    the position value there lies in that tier, and so does a tier floor where the (possibly
+    discontinuous) maintenance margin jumps above the equity; the liquidation price is the first
+    such price the position meets (the lowest above entry for a short, the highest below it for
+    a long). On entry basis the tier is the one at entry.
     """
-    s, q, entry, m_, _, _ = _position(
-        side, contracts, contract_value, entry_price, margin, 0.0, 0.0
-    )
+    s, q, entry, m_, _, _ = _position(side, contracts, contract_value, entry_price, margin, 0, 0)
     floors, mmrs, amounts = _tiers(tier_floors, tier_mmrs, tier_amounts)
     kind = inputs.contract_type(contract_type)
     basis = inputs.mm_basis(mm_basis)
     tier = tier_index(_value(q, entry, kind), floors)
-    price = _solve(s, q, entry, m_, mmrs[tier], amounts[tier], kind, basis)
-    for _ in range(len(floors)):
-        at_price = np.where(np.isfinite(price) & (price > 0), price, entry)
-        value = _value(q, at_price, kind) if basis == "mark" else _value(q, entry, kind)
-        new_tier = tier_index(value, floors)
-        if (new_tier == tier).all():
-            break
-        tier = new_tier
+    _check_covered(q, entry, m_, mmrs[tier], amounts[tier], kind)
+    if basis == "entry":
         price = _solve(s, q, entry, m_, mmrs[tier], amounts[tier], kind, basis)
-    return inputs.result(price, contracts, entry_price, margin, side)
+    else:
+        price = _solve_mark_tiers(s, q, entry, m_, floors, mmrs, amounts, kind)
+    return inputs.result(price, contracts, entry_price, margin, side, allow_inf=True)
+
+
+def _solve_mark_tiers(
+    s: FloatArray, q: FloatArray, entry: FloatArray, margin: FloatArray,
+    floors: FloatArray, mmrs: FloatArray, amounts: FloatArray, kind: str,
+) -> FloatArray:
+    col = (..., None)
+    s_, q_, e_, m_ = s[col], q[col], entry[col], margin[col]
+    long = s_ > 0
+    within = _solve(s_, q_, e_, m_, mmrs, amounts, kind, "mark")
+    upper = np.append(floors[1:], np.inf)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        value = _value(q_, within, kind)
+        # where the maintenance margin jumps at a floor: the price at which the value is the floor
+        edge = q_ / floors[1:] if kind == "inverse" else floors[1:] / q_
+        equity = m_ + s_ * q_ * ((1 / e_ - 1 / edge) if kind == "inverse" else (edge - e_))
+    in_tier = np.isfinite(within) & (within > 0) & (value >= floors) & (value < upper)
+    jumps = equity <= floors[1:] * mmrs[1:] - amounts[1:]
+    prices = np.concatenate([within, edge], axis=-1)
+    hit = np.concatenate([in_tier, jumps], axis=-1)
+    hit &= np.where(long, prices <= e_, prices >= e_)
+    first_long = np.where(hit, prices, 0.0).max(axis=-1, initial=0.0)
+    first_short = np.where(hit, prices, np.inf).min(axis=-1, initial=np.inf)
+    return np.asarray(np.where(s > 0, first_long, first_short), dtype=np.float64)
+
+
+def _check_covered(
+    q: FloatArray, entry: FloatArray, margin: FloatArray, mmr: FloatArray, cum: FloatArray,
+    kind: str,
+) -> None:
+    """The margin must cover the maintenance margin at entry, or the exchange refuses the order."""
+    needed = mmr * _value(q, entry, kind) - cum
+    short = margin < needed * (1 - 1e-12)
+    if short.any():
+        where = np.argwhere(short)[0]
+        raise InputError("margin", "must cover the maintenance margin at entry "
+                         f"({needed[tuple(where)]:.8g}; got {margin[tuple(where)]:.8g}): the "
+                         "position would be liquidated at once")
 
 
 def _value(q: FloatArray, price: FloatArray, kind: str) -> FloatArray:

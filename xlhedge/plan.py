@@ -11,10 +11,12 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from xlhedge import costs, margin, scenarios, sizing
 from xlhedge.contracts import ContractRegistry, ContractSpec, default_registry
+from xlhedge.errors import InputError
 from xlhedge.inputs import ArrayLike, FloatArray
 
 LIQUIDATION_WARNING = 0.30  # warn when the liquidation price is within 30% of the mark
@@ -78,9 +80,13 @@ def normalise_inventory(inventory: pd.DataFrame) -> pd.DataFrame:
     renames: dict[str, str] = {}
     for heading in inventory.columns:
         target = wanted.get(_key(heading))
-        if target and target not in renames.values():
+        if target in renames.values():
+            first = next(k for k, v in renames.items() if v == target)
+            raise InputError("inventory", f"must have one column for {target} "
+                             f"(got {first!r} and {heading!r})")
+        if target:
             renames[str(heading)] = target
-    frame = inventory.rename(columns=renames)[list(renames.values())].copy()
+    frame = inventory[list(renames)].set_axis(list(renames.values()), axis=1)
     for name in ("asset", "contract", "quantity", "price"):
         if name not in frame:
             frame[name] = np.nan
@@ -114,6 +120,8 @@ def _numbers(frame: pd.DataFrame, errors: list[str]) -> pd.DataFrame:
     for column in NUMERIC_COLUMNS:
         raw = frame[column.name]
         blank = raw.map(_is_blank).astype(bool)
+        logical = raw.map(lambda v: isinstance(v, bool | np.bool_)).astype(bool)
+        raw = raw.where(~logical, "TRUE/FALSE")  # TRUE is not a quantity, whatever Excel says
         values = pd.to_numeric(raw.where(~blank), errors="coerce").astype(float)
         if column.default is not None:
             values = values.where(~blank, column.default)
@@ -158,7 +166,7 @@ def plan_hedge(inventory: pd.DataFrame, registry: ContractRegistry | None = None
         _check_spec_rules(rows, frame, values, spec, errors)
         good = [i for i in rows if errors[i] == ""]
         if good:
-            _fill(plan, good, frame.loc[good], values.loc[good], spec)
+            _fill(plan, good, frame.loc[good], values.loc[good], spec, errors)
     plan["error"] = errors
     failed = plan["error"] != ""
     plan.loc[failed, RESULT_COLUMNS] = np.nan
@@ -268,8 +276,9 @@ def _fill(
     frame: pd.DataFrame,
     v: pd.DataFrame,
     spec: ContractSpec,
+    errors: list[str],
 ) -> None:
-    """Compute the plan columns for rows that all use ``spec``."""
+    """Compute the plan columns for rows that all use ``spec``; refused orders go to ``errors``."""
     inverse = spec.contract_type == "inverse"
     cv, kind = spec.contract_value, spec.contract_type
     q, p, mark = v["quantity"].to_numpy(), v["price"].to_numpy(), v["mark_price"].to_numpy()
@@ -282,7 +291,11 @@ def _fill(
     target = exposure * ratio
     hedged = n * cv if inverse else n * cv * mark
     m_coin = margin.initial_margin(n, cv, mark, lev, kind)
-    liq = _liquidation(n, cv, mark, m_coin, spec)
+    refused = _refused_by_tier(n, mark, lev, m_coin, spec)
+    for row, reason in zip(rows, refused, strict=True):
+        if reason:
+            errors[row] = reason
+    liq = _liquidation(n, cv, mark, m_coin, spec, np.array([not r for r in refused]))
     per_day = 24.0 / spec.funding_interval_hours
     funding = costs.funding_payment(n, cv, mark, rate, "short", kind) * per_day
     fee = costs.trading_fee(n, cv, mark, spec.taker_fee, kind)
@@ -313,12 +326,36 @@ def _fill(
     plan.loc[rows, "warnings"] = _warnings(frame, plan.loc[rows], spec)
 
 
+def _refused_by_tier(
+    n: FloatArray, mark: FloatArray, lev: FloatArray, m_coin: FloatArray, spec: ContractSpec
+) -> list[str]:
+    """Why the exchange would refuse each order ('' where it would not): the position's tier
+    allows less leverage, or the margin does not cover the maintenance margin at entry."""
+    floors, mmrs, amounts = spec.tier_arrays()
+    value = margin.position_value(n, spec.contract_value, mark, spec.contract_type)
+    tier = margin.tier_index(value, floors)
+    caps = np.array([t.max_leverage or np.inf for t in spec.tiers])[tier]
+    needed = mmrs[tier] * value - amounts[tier]
+    reasons = []
+    for size, cap, lev_, have, need in zip(value, caps, lev, m_coin, needed, strict=True):
+        if lev_ > cap:
+            reasons.append(f"leverage must be <= {cap:g} for a position of {size:.6g} "
+                           f"{spec.settle} on {spec.symbol} (its margin tier; got {lev_:g})")
+        elif have < need:
+            reasons.append(f"margin at {lev_:g}x ({have:.8g} {spec.settle}) must cover the "
+                           f"maintenance margin ({need:.8g})")
+        else:
+            reasons.append("")
+    return reasons
+
+
 def _liquidation(
-    n: FloatArray, cv: float, mark: FloatArray, m_coin: FloatArray, spec: ContractSpec
+    n: FloatArray, cv: float, mark: FloatArray, m_coin: FloatArray, spec: ContractSpec,
+    allowed: npt.NDArray[np.bool_],
 ) -> FloatArray:
     """Tier-aware, mark-basis liquidation price of the short; NaN where there is no position."""
     floors, mmrs, amounts = spec.tier_arrays()
-    live = n > 0
+    live = (n > 0) & allowed
     out = np.full(n.shape, np.nan)
     if live.any():
         out[live] = margin.tiered_liquidation_price(

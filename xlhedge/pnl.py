@@ -150,4 +150,4 @@ def target_price(
         price = entry * (1.0 + move)
     if (price <= 0).any():
         raise InputError("target_roi", "must be reachable at a price > 0", target_roi)
-    return inputs.result(price, entry_price, target_roi)
+    return inputs.result(price, entry_price, target_roi, allow_inf=True)
