@@ -8,7 +8,12 @@ import pytest
 
 from xlhedge import default_registry, plan_hedge
 from xlhedge.examples import example_inventory
-from xlhedge.inventory import COMPUTED_COLUMNS, refresh_table
+from xlhedge.inventory import (
+    COMPUTED_COLUMNS,
+    column_blocks,
+    refresh_table,
+    refreshed_columns,
+)
 from xlhedge.macros import cell_values, hedge_sheet_path, make_sheet_file, settings_from_table
 from xlhedge.sources import Quote, get_source
 
@@ -96,3 +101,15 @@ def test_contract_value_reported_by_the_exchange_is_checked():
     assert "exchange reports a contract value of 10, the spec 100" in status
     same = FixedSource({"BTC": Quote(price=60000, contract_size=100.0)})
     assert refresh_table(table, same).loc[0, "Status"] == "ok"
+
+
+def test_refreshed_columns_keep_typed_prices_for_the_table_source():
+    assert "Price" not in refreshed_columns(get_source("table"))
+    assert "Price" in refreshed_columns(FixedSource({}))
+    assert "Status" in refreshed_columns(get_source("table"))
+
+
+def test_column_blocks():
+    header = ["Asset", "Price", "Mine", "Notional (USD)", "Contracts", "Status"]
+    assert column_blocks(header, ["Status", "Contracts", "Notional (USD)", "Price"]) == [
+        (1, 2), (3, 6)]

@@ -18,7 +18,7 @@ import pandas as pd
 from xlhedge.contracts import ContractRegistry, default_registry
 from xlhedge.plan import plan_hedge
 from xlhedge.sources import PriceSource, Quote, QuoteRequest
-from xlhedge.sources.base import Progress
+from xlhedge.sources.base import Progress, TableSource
 
 TABLE_NAME = "Inventory"
 SHEET_NAME = "Inventory"
@@ -105,6 +105,26 @@ def refresh_table(
     ]
     frame.loc[rows, list(computed)] = pd.DataFrame(computed, index=rows, dtype=object)
     return frame
+
+
+def refreshed_columns(source: PriceSource) -> tuple[str, ...]:
+    """The columns a refresh writes: the computed ones, and the market ones unless the prices
+    are the table's own (where a price may be the user's formula, which must stay)."""
+    market = () if isinstance(source, TableSource) else MARKET_COLUMNS
+    return (*market, *COMPUTED_COLUMNS, STATUS)
+
+
+def column_blocks(header: Sequence[str], columns: Sequence[str]) -> list[tuple[int, int]]:
+    """``columns``' positions in ``header`` as contiguous [start, stop) runs: one range write
+    per run (a single one in the workbook's own layout)."""
+    positions = sorted(header.index(c) for c in columns)
+    blocks: list[tuple[int, int]] = []
+    for position in positions:
+        if blocks and blocks[-1][1] == position:
+            blocks[-1] = (blocks[-1][0], position + 1)
+        else:
+            blocks.append((position, position + 1))
+    return blocks
 
 
 def _text(value: object) -> str:

@@ -21,7 +21,14 @@ import xlwings as xw
 from xlhedge.contracts import ContractRegistry, default_registry
 from xlhedge.files import FORMULA_START
 from xlhedge.hedgesheet import write_hedge_sheet
-from xlhedge.inventory import SHEET_NAME, TABLE_NAME, now_utc, refresh_table
+from xlhedge.inventory import (
+    SHEET_NAME,
+    TABLE_NAME,
+    column_blocks,
+    now_utc,
+    refresh_table,
+    refreshed_columns,
+)
 from xlhedge.plan import plan_hedge
 from xlhedge.sources import PriceSource, get_source
 
@@ -111,17 +118,24 @@ def _context(book: xw.Book) -> tuple[dict[str, str], ContractRegistry, pd.DataFr
 
 
 def refresh_inventory() -> None:
-    """Button *Refresh inventory*: price and plan the Inventory table, write it back at once."""
+    """Button *Refresh inventory*: price and plan the Inventory table, write back only the
+    columns a refresh owns (user columns and formulas stay), one range write per run of them."""
     book = xw.Book.caller()
     settings, registry, inventory = _context(book)
     source: PriceSource = get_source(settings["Price Source"])
+    owned = refreshed_columns(source)
+    missing = [c for c in owned if c not in inventory.columns]
+    if missing:
+        book.app.alert(f"The Inventory table has no column {', '.join(missing)}: add it, then "
+                       "press Refresh again.", title="xlhedge")
+        return
     try:
         result = refresh_table(inventory, source, registry,
                                lambda done, total: _status(book, f"xlhedge: {done}/{total}"))
-        table = book.sheets[SHEET_NAME].tables[TABLE_NAME]
-        top_left = book.sheets[SHEET_NAME].range(table.range.address)[0, 0]
-        table.resize(top_left.resize(len(result) + 1, len(result.columns)))
-        top_left.value = [list(result.columns), *cell_values(result)]  # one range write
+        body = book.sheets[SHEET_NAME].tables[TABLE_NAME].data_body_range
+        if body is not None:
+            for start, stop in column_blocks(list(result.columns), owned):
+                body[:, start:stop].value = cell_values(result.iloc[:, start:stop])
     finally:
         _status(book, False)
 
