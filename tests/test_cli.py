@@ -81,6 +81,25 @@ def test_refresh_changes_only_the_table(workbook):
         assert np.allclose(got[finite], want[finite]), column
 
 
+def test_refresh_keeps_user_formulas_and_typed_price_formulas(workbook, tmp_path):
+    import xlsxwriter
+
+    path = tmp_path / "Formulas.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Inventory")
+    headers = ["Asset", "Quantity", "Contract", "Price", "Double", *COMPUTED_COLUMNS, "Status"]
+    sheet.add_table(0, 0, 1, len(headers) - 1, {"name": "Inventory", "columns": [
+        {"header": h} for h in headers]})
+    sheet.write_row(1, 0, ["BTC", 1, "BINANCE:BTCUSD_PERP"])
+    sheet.write_formula(1, 3, "=60000", None, 60000)  # a price the user computes
+    sheet.write_formula(1, 4, "=B2*2", None, 2)  # a user column with a formula
+    book.close()
+    assert main(["refresh", str(path)]) == 0
+    xml = _members(path)["xl/worksheets/sheet1.xml"].decode()
+    assert "<f>60000</f>" in xml and "<f>B2*2</f>" in xml
+    assert xlsxtable.read_table(path, "Inventory").loc[0, "Contracts"] == 600
+
+
 def test_refresh_keeps_a_backup_equal_to_the_original(workbook):
     original = workbook.read_bytes()
     assert main(["refresh", str(workbook)]) == 0

@@ -40,6 +40,12 @@ def test_committed_workbook_equals_the_build(built):
     assert not drifted, f"rebuild with: python -m xlhedge.excel.workbook (drifted: {drifted})"
 
 
+def test_no_full_recalculation_on_open(built):
+    # Excel without Python would turn every cached value into #NAME?
+    workbook_xml = _members(built)["xl/workbook.xml"].decode()
+    assert "fullCalcOnLoad" not in workbook_xml and 'calcId="191029"' in workbook_xml
+
+
 def test_sheets_and_hidden_conf(built):
     book = openpyxl.load_workbook(built, keep_vba=True)
     assert book.sheetnames == REQUIRED_SHEETS

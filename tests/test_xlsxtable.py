@@ -30,6 +30,7 @@ from xlhedge.xlsxtable import (
     TableNotFoundError,
     TableWriteError,
     read_table,
+    update_columns,
     write_table,
 )
 
@@ -411,8 +412,8 @@ def test_excel_namespace_prefixes_survive(book: Path, tmp_path: Path) -> None:
            'mc:Ignorable="x14ac"' in sheet
 
 
-def test_calc_chain_removed_only_when_formulas_change(book: Path, tmp_path: Path) -> None:
-    src = members(book)
+def with_calc_chain(src: Path, dst: Path) -> Path:
+    """A copy of src with a calcChain part, its content-type override and its relationship."""
     chain = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<calcChain '
              b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
              b'<c r="B5" i="1"/><c r="A1" i="2" a="1"/></calcChain>')
@@ -420,8 +421,7 @@ def test_calc_chain_removed_only_when_formulas_change(book: Path, tmp_path: Path
                    'vnd.openxmlformats-officedocument.spreadsheetml.calcChain+xml"/>')
     rel = ('<Relationship Id="rId99" Type="http://schemas.openxmlformats.org/officeDocument/'
            '2006/relationships/calcChain" Target="calcChain.xml"/>')
-    patched = tmp_path / "chain.xlsm"
-    with zipfile.ZipFile(book) as zin, zipfile.ZipFile(patched, "w", zipfile.ZIP_DEFLATED) as zout:
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
         for info in zin.infolist():
             data = zin.read(info)
             if info.filename == "[Content_Types].xml":
@@ -430,6 +430,12 @@ def test_calc_chain_removed_only_when_formulas_change(book: Path, tmp_path: Path
                 data = data.replace(b"</Relationships>", rel.encode() + b"</Relationships>")
             zout.writestr(info, data)
         zout.writestr("xl/calcChain.xml", chain)
+    return dst
+
+
+def test_calc_chain_removed_only_when_formulas_change(book: Path, tmp_path: Path) -> None:
+    src = members(book)
+    patched = with_calc_chain(book, tmp_path / "chain.xlsm")
     # same size: the totals formulas stay where they are, so the chain stays valid
     write_table(patched, "Inventory", frame(3))
     assert "xl/calcChain.xml" in members(patched)
@@ -744,3 +750,212 @@ def test_unsupported_value_is_refused(book: Path) -> None:
     df["Note"] = pd.Series([{"a": 1}, None], dtype=object)
     with pytest.raises(TableWriteError, match=r"column 'Note', row 1: .*dict"):
         write_table(book, "Inventory", df)
+
+
+# ----------------------------------------------------------------------------- update_columns
+
+
+def formula_workbook(folder: Path) -> Path:
+    """Table Inventory (A1:E5, totals row) with a user formula column Double (=[@Quantity]*2,
+    a table column formula), a plain formula in E3 and specially formatted C3 and B4."""
+    path = folder / "formulas.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Inventory")
+    money = wb.add_format({"num_format": "#,##0.00"})
+    ws.add_table(0, 0, 4, 4, {
+        "name": "Inventory", "total_row": True,
+        "data": [["BTC", 1.5, 30000.0, None, "a"], ["ETH", 10.0, 2000.0, None, None],
+                 ["SOL", 100.0, 100.0, None, "c"]],
+        "columns": [{"header": "Coin", "total_string": "Total"},
+                    {"header": "Quantity", "total_function": "sum"},
+                    {"header": "Price", "format": money, "total_function": "average"},
+                    {"header": "Double", "formula": "=[@Quantity]*2", "total_function": "sum"},
+                    {"header": "Note"}]})
+    ws.write("C3", 2000.0, wb.add_format({"bold": True, "font_color": "red",
+                                          "num_format": "0.000%"}))
+    ws.write("B4", 100.0, wb.add_format({"italic": True, "num_format": "0.0"}))
+    ws.write_formula("E3", "=B3+C3", None, 2010)
+    wb.close()
+    return path
+
+
+def without_cells(xml: str, refs: str) -> str:
+    """The sheet XML without the cells whose reference matches the regex refs."""
+    return re.sub(rf'<c r="(?:{refs})"(?:[^>]*/>|[^>]*>.*?</c>)', "", xml, flags=re.S)
+
+
+def test_update_columns_keeps_user_formulas(tmp_path: Path) -> None:
+    path = formula_workbook(tmp_path)
+    before, table_before = sheet_xml(path), members(path)[TABLE]
+    df = read_table(path, "Inventory")
+    df["Quantity"] = [2.0, 20.0, 200.0]
+    df["Price"] = [1.0, 2.0, 3.0]
+    df["Double"] = -1.0  # frame columns that are not named are not written
+    df["Note"] = "ignored"
+    assert update_columns(path, "Inventory", df, ["Quantity", "price"]) == path
+    after = sheet_xml(path)
+    for ref in ("D2", "D3", "D4", "E3"):  # the formulas and their cached values, as they were
+        assert "<f>" in cell_xml(before, ref) and cell_xml(after, ref) == cell_xml(before, ref)
+    # every byte outside the updated body cells and their totals is as it was
+    assert without_cells(after, "[BC][2-5]") == without_cells(before, "[BC][2-5]")
+    assert cell_xml(after, "B3") == '<c r="B3"><v>20</v></c>'
+    assert cell_xml(after, "B5") == '<c r="B5"><f>SUBTOTAL(109,[Quantity])</f><v>222</v></c>'
+    assert cell_xml(after, "C5") == '<c r="C5" s="1"><f>SUBTOTAL(101,[Price])</f><v>2</v></c>'
+    assert members(path)[TABLE] == table_before
+    got = read_table(path, "Inventory")
+    assert got["Quantity"].tolist() == [2.0, 20.0, 200.0]
+    assert got["Price"].tolist() == [1.0, 2.0, 3.0]
+    assert got["Note"].tolist() == ["a", 2010.0, "c"]
+
+
+@pytest.mark.filterwarnings("ignore:.*extension is not supported:UserWarning")
+def test_update_columns_keeps_cell_styles(tmp_path: Path) -> None:
+    import openpyxl
+
+    path = formula_workbook(tmp_path)
+    before = sheet_xml(path)
+    df = read_table(path, "Inventory")
+    df["Quantity"] = [2.0, 20.0, 200.0]
+    df["Price"] = [1.0, 0.25, None]
+    update_columns(path, "Inventory", df, ["Quantity", "Price"], backup=False)
+    xml = sheet_xml(path)
+    style = re.compile(r' s="\d+"')
+    for ref in ("C2", "C3", "C4", "B4"):  # each cell keeps its own s attribute
+        assert style.findall(cell_xml(xml, ref)) == style.findall(cell_xml(before, ref)) != []
+    assert cell_xml(xml, "C4") == '<c r="C4" s="1"/>'  # empty, still formatted
+    ws = openpyxl.load_workbook(path)["Inventory"]
+    c3 = ws["C3"]
+    assert (c3.value, c3.font.b, c3.font.color.rgb, c3.number_format) == \
+        (0.25, True, "FFFF0000", "0.000%")
+    assert (ws["B4"].font.i, ws["B4"].number_format) == (True, "0.0")
+    assert ws["C2"].number_format == "#,##0.00" and not ws["C2"].font.b
+
+
+def test_update_columns_new_cells_take_the_column_style(book: Path) -> None:
+    rewrite_member(book, SHEET, lambda xml: xml.replace('<c r="E3" s="2"><v>45294</v></c>', ""))
+    df = frame(3)
+    update_columns(book, "Inventory", df, ["Date", "Note"])
+    xml = sheet_xml(book)
+    assert cell_xml(xml, "E3") == '<c r="E3" s="2"><v>45301</v></c>'  # the column's style
+    assert cell_xml(xml, "F3") == \
+        '<c r="F3" t="inlineStr"><is><t xml:space="preserve">n1</t></is></c>'
+    note = read_table(book, "Inventory")["Note"]
+    assert pd.isna(note[0]) and note.tolist()[1:] == ["n1", "n2"]
+
+
+def test_update_columns_values_follow_write_table_rules(book: Path) -> None:
+    df = frame(3).astype({"Note": object})
+    df["Qty"] = [1.0, np.inf, np.nan]
+    df["Note"] = ["=1+1", dt.datetime(2024, 1, 2, 12), True]
+    update_columns(book, "Inventory", df, ["Qty", "Note"])
+    xml = sheet_xml(book)
+    assert cell_xml(xml, "B2") == '<c r="B2"><v>1</v></c>'
+    assert cell_xml(xml, "B3") == '<c r="B3" t="e"><v>#NUM!</v></c>'
+    assert cell_xml(xml, "B4") == ""  # empty and unstyled: no cell
+    assert cell_xml(xml, "F2") == \
+        '<c r="F2" t="inlineStr"><is><t xml:space="preserve">=1+1</t></is></c>'  # text
+    assert cell_xml(xml, "F3") == '<c r="F3"><v>45293.5</v></c>'
+    assert cell_xml(xml, "F4") == '<c r="F4" t="b"><v>1</v></c>'
+    assert cell_xml(xml, "B5") == '<c r="B5" t="e"><f>SUBTOTAL(109,[Qty])</f><v>#NUM!</v></c>'
+    assert cell_xml(xml, "F5") == '<c r="F5"><f>ROWS([Note])</f></c>'  # not evaluated
+    assert cell_xml(xml, "E5") == cell_xml(sheet_xml(backup_of(book)), "E5")  # not updated
+
+
+def test_update_columns_changes_only_the_sheet(book: Path) -> None:
+    original = book.read_bytes()
+    before = members(book)
+    update_columns(book, "Inventory", frame(3), ["Qty", "Price"])
+    after = members(book)
+    assert set(after) == set(before)
+    assert {name for name in before if before[name] != after[name]} == {SHEET}
+    for name in before:
+        if name != SHEET:
+            assert raw_member(book, name) == raw_member(backup_of(book), name), name
+    assert backup_of(book).read_bytes() == original
+
+
+def test_update_columns_calc_chain_goes_only_with_formulas(tmp_path: Path) -> None:
+    path = with_calc_chain(formula_workbook(tmp_path), tmp_path / "chain.xlsx")
+    src = members(path)
+    df = read_table(path, "Inventory")
+    df["Quantity"] = [1.0, 2.0, 3.0]
+    update_columns(path, "Inventory", df, ["Quantity"])  # no formula replaced: chain stays
+    after = members(path)
+    assert {name for name in src if src[name] != after[name]} == {SHEET}
+    df["Double"] = [7.0, 8.0, 9.0]  # the user's formulas become values: the chain goes
+    update_columns(path, "Inventory", df, ["Double"])
+    after = members(path)
+    assert "xl/calcChain.xml" not in after
+    assert b"calcChain" not in after["[Content_Types].xml"]
+    assert b"calcChain" not in after["xl/_rels/workbook.xml.rels"]
+    assert "<f>" not in "".join(cell_xml(sheet_xml(path), f"D{r}") for r in (2, 3, 4))
+    assert "<f>SUBTOTAL(109,[Double])</f><v>24</v>" in cell_xml(sheet_xml(path), "D5")
+
+
+def test_update_columns_wrong_row_count_is_refused(book: Path) -> None:
+    original = book.read_bytes()
+    with pytest.raises(TableWriteError, match=r"'Inventory' has 3 body rows but the frame has "
+                                              r"4 rows.*Use write_table") as err:
+        update_columns(book, "Inventory", frame(4), ["Qty"])
+    assert "was not changed" in str(err.value)
+    assert book.read_bytes() == original
+    assert sorted(p.name for p in book.parent.iterdir()) == [book.name]
+
+
+def test_update_columns_unknown_column_is_refused(book: Path) -> None:
+    original = book.read_bytes()
+    with pytest.raises(TableWriteError, match=r"no column 'Venue'; its columns are: 'Ticker', "
+                                              r"'Qty', 'Price', 'Active', 'Date', 'Note'\. "
+                                              r".*use write_table to add"):
+        update_columns(book, "Inventory", frame(3).assign(Venue="x"), ["Qty", "Venue"])
+    with pytest.raises(TableWriteError, match=r"the frame has no column named 'Note'"):
+        update_columns(book, "Inventory", frame(3).drop(columns="Note"), ["Note"])
+    with pytest.raises(TableWriteError, match=r"named twice in columns \(as 'Qty' and 'qty'\)"):
+        update_columns(book, "Inventory", frame(3), ["Qty", "qty"])
+    assert book.read_bytes() == original
+    assert sorted(p.name for p in book.parent.iterdir()) == [book.name]
+
+
+def test_update_columns_on_an_empty_table(book: Path) -> None:
+    write_table(book, "Inventory", frame(0))
+    empty = read_table(book, "Inventory")
+    assert len(empty) == 0
+    update_columns(book, "Inventory", empty, ["Qty"])  # read_table's 0 rows: the blank row
+    with pytest.raises(TableWriteError, match=r"has 0 rows \(its one body row is blank\)"):
+        update_columns(book, "Inventory", frame(2), ["Qty"])
+
+
+def test_update_columns_cells_without_r_attributes(book: Path) -> None:
+    rewrite_member(book, SHEET, lambda xml: re.sub(r'(<c) r="[A-Z]+[2-4]"', r"\1", xml))
+    want = read_table(book, "Inventory")
+    want["Note"] = ["p", "q", None]  # row 3 gets a cell it did not have, row 4 loses one
+    want["Qty"] = [7.0, 8.0, 9.0]
+    update_columns(book, "Inventory", want, ["Note", "Qty"])
+    assert_frames_equal(read_table(book, "Inventory"), want)
+
+
+def test_update_columns_refuses_to_break_a_shared_formula(tmp_path: Path) -> None:
+    path = formula_workbook(tmp_path)
+    rewrite_member(path, SHEET, lambda xml: xml.replace(
+        '<c r="D2"><f>[[#This Row],Quantity]*2</f>',
+        '<c r="D2"><f t="shared" ref="D2:E2" si="0">B2*2</f>').replace(
+        '<c r="E2" t="s"><v>7</v></c>', '<c r="E2"><f t="shared" si="0"/><v>20000</v></c>'))
+    original = path.read_bytes()
+    df = read_table(path, "Inventory")
+    with pytest.raises(TableWriteError, match=r"cell D2 holds a shared formula that cells E2"):
+        update_columns(path, "Inventory", df, ["Double"])
+    assert path.read_bytes() == original
+    update_columns(path, "Inventory", df, ["Double", "Note"])  # the anchor and its user go
+    assert "<f" not in "".join(cell_xml(sheet_xml(path), ref) for ref in ("D2", "E2"))
+
+
+def test_write_table_keeps_per_cell_styles(tmp_path: Path) -> None:
+    path = formula_workbook(tmp_path)
+    df = read_table(path, "Inventory")
+    grown = pd.concat([df, df.iloc[:2]], ignore_index=True)[
+        ["Price", "Coin", "Quantity", "Double", "Note"]]  # Price moves to column A
+    write_table(path, "Inventory", grown)
+    xml = sheet_xml(path)
+    styles = [re.search(r' s="(\d+)"', cell_xml(xml, f"A{r}")) for r in range(2, 7)]
+    assert [m.group(1) if m else None for m in styles] == ["1", "2", "1", "1", "1"]
+    assert ' s="' in cell_xml(xml, "C4") and ' s="' not in cell_xml(xml, "C3")  # B4's own style

@@ -70,7 +70,7 @@ def _progress(done: int, total: int) -> None:
 
 def cmd_refresh(args: argparse.Namespace) -> int:
     from xlhedge import xlsxtable
-    from xlhedge.inventory import refresh_table
+    from xlhedge.inventory import refresh_table, refreshed_columns
     from xlhedge.sources import get_source
 
     inventory, settings, registry = _workbook_tables(args.workbook)
@@ -78,8 +78,14 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     source = get_source(spec)
     live = spec.strip().lower().startswith("ccxt:")
     result = refresh_table(inventory, source, registry, _progress if live else None)
-    written = xlsxtable.write_table(args.workbook, TABLE_NAME, result, out_path=args.out,
-                                    backup=not args.no_backup)
+    owned = refreshed_columns(source)
+    if set(owned) <= set(inventory.columns) and len(result) == len(inventory):
+        # only the columns a refresh owns: user columns, formulas and cell formats stay
+        written = xlsxtable.update_columns(args.workbook, TABLE_NAME, result, owned,
+                                           out_path=args.out, backup=not args.no_backup)
+    else:  # standard columns were missing: the table gets them
+        written = xlsxtable.write_table(args.workbook, TABLE_NAME, result, out_path=args.out,
+                                        backup=not args.no_backup)
     status = result["Status"].fillna("").astype(str)
     print(f"refreshed {len(result)} rows from {source.name}: "
           f"{(status.str.contains('error:')).sum()} with errors, "

@@ -7,13 +7,16 @@ only the zip members that hold the table change, every other member is copied by
 
 * :func:`read_table` returns the table body as a DataFrame (cached values for formulas).
 * :func:`write_table` replaces the table body with a DataFrame and saves atomically.
+* :func:`update_columns` replaces only the body cells of some existing columns (same row count):
+  the user's own columns, formulas and cell formats elsewhere in the table stay as they were.
 
 What changes in the package
-    The worksheet XML that holds the table and the table XML. When a formula cell was replaced,
-    removed or moved, ``xl/calcChain.xml`` is removed too, with its ``[Content_Types].xml``
-    override and its relationship in the workbook rels: the chain would otherwise name cells that
-    no longer hold formulas (Excel reports such a file as damaged); Excel rebuilds the chain on
-    the next save. Nothing else changes.
+    The worksheet XML that holds the table and (``write_table`` only) the table XML. When a
+    formula cell was replaced, removed or moved, ``xl/calcChain.xml`` is removed too, with its
+    ``[Content_Types].xml`` override and its relationship in the workbook rels: the chain would
+    otherwise name cells that no longer hold formulas (Excel reports such a file as damaged);
+    Excel rebuilds the chain on the next save. Nothing else changes. A rewritten body cell that
+    existed keeps its own style; a new one takes its column's (that of its first body cell).
 
 How the XML is edited
     By splicing text, not by re-serialising a parsed tree: ``xml.etree`` renames namespace
@@ -32,7 +35,11 @@ Backups and atomicity
 Not adjusted (documented limits)
     Defined names, chart series and formulas that address the table with A1 ranges (structured
     references such as ``Inventory[Qty]`` follow the table); cached values of formulas elsewhere
-    that depend on the table (Excel recalculates them). Data validation and conditional format
+    that depend on the table, including formulas in columns :func:`update_columns` leaves alone
+    (they show their old results until Excel recalculates them: on opening when the workbook
+    asks for it, ``fullCalcOnLoad``, else on the next recalculation). A shared formula whose
+    anchor cell :func:`update_columns` would replace while other cells use it is refused.
+    Data validation and conditional format
     ranges that exactly span the old body rows of table columns follow the new body rows; they
     stay on their sheet columns when the frame reorders columns. Autofilter criteria and sort
     state describe the old rows, so they are dropped (body rows they hid are shown again).
@@ -59,7 +66,7 @@ import tempfile
 import xml.etree.ElementTree as ET
 import xml.parsers.expat as expat
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -81,6 +88,7 @@ __all__ = [
     "list_tables",
     "read_table",
     "table_info",
+    "update_columns",
     "write_table",
 ]
 
@@ -464,19 +472,29 @@ def _col_of(letters: str) -> int:
     return col
 
 
-def _iter_cells(inner: str | None) -> Iterator[tuple[int, str, str | None, str]]:
-    """(column, attribute text, content or None, raw XML) of each cell in a row's content."""
+def _cell_matches(inner: str | None) -> Iterator[tuple[int, re.Match[str]]]:
+    """(column, ``_CELL_RE`` match) of each cell in a row's content (cells without r count on)."""
     if not inner:
         return
     col = 0
     for m in _CELL_RE.finditer(inner):
-        attrs, letters, content = m.group(1, 2, 3)
+        letters = m.group(2)
         if letters is None:
-            rm = _CELL_R_RE.search(attrs)
+            rm = _CELL_R_RE.search(m.group(1))
             col = _col_of(rm.group(1).upper()) if rm else col + 1
         else:
             col = _col_of(letters)
-        yield col, attrs, content, m.group(0)
+        yield col, m
+
+
+def _iter_cells(inner: str | None) -> Iterator[tuple[int, str, str | None, str]]:
+    """(column, attribute text, content or None, raw XML) of each cell in a row's content."""
+    for col, m in _cell_matches(inner):
+        yield col, m.group(1), m.group(3), m.group(0)
+
+
+def _cell_of(col: int, m: re.Match[str]) -> _Cell:
+    return _Cell(col, m.group(1), m.group(3), m.group(0))
 
 
 def _tokenize_cells(inner: str | None) -> list[_Cell]:
@@ -556,6 +574,18 @@ def _load_shared_strings(zf: zipfile.ZipFile, wb_part: str) -> list[str]:
                 pieces.extend(t.text or "" for t in child if _local(t.tag) == "t")
         out.append(_unescape("".join(pieces)) if "_x" in "".join(pieces) else "".join(pieces))
     return out
+
+
+def _lazy_strings(zf: zipfile.ZipFile, wb_part: str) -> Callable[[], list[str]]:
+    """The shared strings, loaded on the first call only (many tables use none)."""
+    cache: list[list[str]] = []
+
+    def strings() -> list[str]:
+        if not cache:
+            cache.append(_load_shared_strings(zf, wb_part))
+        return cache[0]
+
+    return strings
 
 
 def _cell_value(attrs: str, inner: str | None, strings: Callable[[], list[str]]) -> Any:
@@ -639,13 +669,7 @@ def read_table(path: StrPath, table_name: str) -> pd.DataFrame:
     with _open_zip(path) as zf:
         info = _find_table(zf, table_name)
         sheet = _Sheet(_read_part(zf, info.sheet_part), info.sheet_part)
-        cache: list[list[str]] = []
-
-        def strings() -> list[str]:
-            if not cache:
-                cache.append(_load_shared_strings(zf, info.workbook_part))
-            return cache[0]
-
+        strings = _lazy_strings(zf, info.workbook_part)
         c1, r1, c2, r2 = _parse_ref(info.ref)
         body_top = r1 + info.header_row_count
         body_bottom = r2 - info.totals_row_count
@@ -781,6 +805,28 @@ class _Renderer:
     def text(self, ref: str, s_attr: str, text: str) -> str:
         return (f"{self.c_open}{ref}\"{s_attr} t=\"inlineStr\">{self.is_open}{_escape_text(text)}"
                 f"{self.is_close}{self.c_close}")
+
+    def restyle(self, cells: list[str | None], letters: str, first_row: int, style: str | None,
+                own: dict[int, str | None]) -> None:
+        """Give the cells of :meth:`column` at the rows in ``own`` their own style (None: none).
+
+        ``style`` is the one they were rendered with. A cell left empty and without a style is
+        no cell at all (None).
+        """
+        old = f' s="{style}"' if style is not None else ""
+        for r, own_style in own.items():
+            k = r - first_row
+            if not 0 <= k < len(cells):
+                continue
+            head = f'{self.c_open}{letters}{r}"'
+            new = f' s="{own_style}"' if own_style is not None else ""
+            x = cells[k]
+            if x is None:
+                rest = "/>"
+            else:
+                assert x.startswith(head + old)
+                rest = x[len(head) + len(old):]
+            cells[k] = None if rest == "/>" and not new else f"{head}{new}{rest}"
 
     def column(self, name: str, series: pd.Series[Any], letters: str, first_row: int,
                style: str | None) -> tuple[list[str | None], _ColumnStats]:
@@ -943,10 +989,14 @@ def _row_is_trivial(attrs: str) -> bool:
     return all(k in _TRIVIAL_ROW_ATTRS or k.endswith(":dyDescent") for k in _attrs(attrs))
 
 
-def _validate_names(frame: pd.DataFrame, table: str) -> list[str]:
+def _frame_names(frame: pd.DataFrame, table: str) -> list[str]:
     if isinstance(frame.columns, pd.MultiIndex):
         raise TableWriteError(f"table {table!r}: the frame has MultiIndex columns; flatten them")
-    names = [str(c) for c in frame.columns]
+    return [str(c) for c in frame.columns]
+
+
+def _validate_names(frame: pd.DataFrame, table: str) -> list[str]:
+    names = _frame_names(frame, table)
     if not names:
         raise TableWriteError(f"table {table!r}: the frame has no columns; a table needs one")
     seen: dict[str, str] = {}
@@ -1017,6 +1067,12 @@ def _adjust_sqref(sqref: str, old_body: tuple[int, int], new_body: tuple[int, in
     return " ".join(out) if changed else sqref
 
 
+def _with_dimension(head: str, ref: str) -> str:
+    """The sheet's head with its ``<dimension>`` set to ref (unchanged when it has none)."""
+    return _DIMENSION_RE.sub(lambda m: m.group(0).replace(
+        m.group(1), _set_attr(m.group(1), "ref", ref)), head, count=1)
+
+
 def _rewrite_tail_sqrefs(tail: str, adjust: Callable[[str], str]) -> str:
     def host(m: re.Match[str]) -> str:
         text = m.group(0)
@@ -1065,6 +1121,75 @@ class _Band:
         if m1 is None or m2 is None:
             return None
         return _col_of(m1.group(1).upper()), _col_of(m2.group(1).upper())
+
+
+def _first_body_styles(band: _Band, body: tuple[int, int], c0: int, wanted: set[int]
+                       ) -> dict[int, str | None]:
+    """Style per table column (index from c0) of its cell in the first body row that has one:
+    what a new cell of that column takes."""
+    out: dict[int, str | None] = {}
+    wanted = set(wanted)
+    for r in range(body[0], body[1] + 1):
+        if not wanted:
+            break
+        if r not in band.rows:
+            continue
+        for cell in band.cells(r):
+            k = cell.col - c0
+            if k in wanted:
+                out[k] = cell.style
+                wanted.discard(k)
+    return out
+
+
+_S_SPACED_RE = re.compile(r"s\s+=")
+
+
+@functools.lru_cache(maxsize=8)
+def _style_scan_re(prefix: str) -> re.Pattern[str]:
+    """Cells written as ``<c r="B7" s="3"...`` (or without s) -> (letters, style)."""
+    return re.compile(rf'<{re.escape(prefix)}c r="([A-Za-z]{{1,3}})\d+"(?: s="(\d+)")?')
+
+
+def _own_styles(band: _Band, first: int, last: int, columns: dict[int, str | None]
+                ) -> dict[tuple[int, int], str | None]:
+    """(row, column) -> style of the existing cells in rows first..last of ``columns`` (sheet
+    column -> the column's style) whose own style differs from their column's.
+
+    Rows are not tokenised when a quick scan can read every cell's column and style: every
+    ``<c`` of the row starts a cell written as ``<c r="B7" s="3"...`` (or without s) and the
+    row holds no other ``s=``. Rows of the same shape (columns and styles) are looked at once.
+    """
+    scan = _style_scan_re(band.prefix)
+    tag = f"<{band.prefix}c"
+    shapes: dict[tuple[tuple[str, str], ...], tuple[int, list[tuple[int, str | None]]]] = {}
+    out: dict[tuple[int, int], str | None] = {}
+    for r in range(first, last + 1):
+        row = band.rows.get(r)
+        if row is None or not row.inner:
+            continue
+        cells = band.tokenised.get(r)
+        if cells is None:
+            inner = row.inner
+            found = scan.findall(inner)
+            # every "<c" is a cell the scan read (else the row has other cells, or rich text)
+            if len(found) == inner.count(tag):
+                key = tuple(found)
+                shape = shapes.get(key)
+                if shape is None:
+                    differ = [(col, st or None) for letters, st in found
+                              if (col := _col_of(letters.upper())) in columns
+                              and (st or None) != columns[col]]
+                    shape = shapes[key] = (sum(1 for _, st in found if st), differ)
+                # every "s=" is a style the scan read: no other s attribute in the row
+                if shape[0] == inner.count("s=") and _S_SPACED_RE.search(inner) is None:
+                    out.update(((r, col), st) for col, st in shape[1])
+                    continue
+            cells = band.cells(r)
+        for cell in cells:
+            if cell.col in columns and (st := cell.style) != columns[cell.col]:
+                out[(r, cell.col)] = st
+    return out
 
 
 @dataclass
@@ -1186,19 +1311,15 @@ def _plan_write(zf: zipfile.ZipFile, info: TableInfo, frame: pd.DataFrame
     def old_cell(r: int, old_index: int) -> _Cell | None:
         return next((cell for cell in band.cells(r) if cell.col == c0 + old_index), None)
 
-    # body style per old column: from the first body row that has a cell in that column
-    body_style: dict[int, str | None] = {}
-    wanted = {c.old for c in layout if c.old is not None}
-    for r in range(old_body[0], old_body[1] + 1):
-        if not wanted:
-            break
-        if r not in band.rows:
-            continue
-        for cell in band.cells(r):
-            k = cell.col - c0
-            if k in wanted:
-                body_style[k] = cell.style
-                wanted.discard(k)
+    # a new body cell takes its column's style (that of its first body cell); a cell that
+    # existed keeps its own
+    body_style = _first_body_styles(band, old_body, c0,
+                                     {c.old for c in layout if c.old is not None})
+    own_styles: dict[int, dict[int, str | None]] = {}  # old column index -> row -> style
+    for (r, col), own in _own_styles(
+            band, old_body[0], min(old_body[1], new_body[1]),
+            {c0 + c.old: body_style.get(c.old) for c in layout if c.old is not None}).items():
+        own_styles.setdefault(col - c0, {})[r] = own
 
     renderer = _Renderer(p, info.date1904, table)
     new_formulas: dict[tuple[int, int], str] = {}
@@ -1211,9 +1332,11 @@ def _plan_write(zf: zipfile.ZipFile, info: TableInfo, frame: pd.DataFrame
     stats: dict[str, _ColumnStats] = {}
     for j, column in enumerate(layout):
         series = frame.iloc[:, j] if n_new else pd.Series([None], dtype=object)
-        cells_j, st = renderer.column(column.name, series, _col_letters(column.col),
-                                      new_body[0], body_style.get(column.old)
-                                      if column.old is not None else None)
+        letters = _col_letters(column.col)
+        style = body_style.get(column.old) if column.old is not None else None
+        cells_j, st = renderer.column(column.name, series, letters, new_body[0], style)
+        if column.old in own_styles:
+            renderer.restyle(cells_j, letters, new_body[0], style, own_styles[column.old])
         rendered.append(cells_j)
         stats[column.name.casefold()] = st
     body_rows = zip(*rendered, strict=True)  # consumed row by row, in order, below
@@ -1293,9 +1416,7 @@ def _plan_write(zf: zipfile.ZipFile, info: TableInfo, frame: pd.DataFrame
     head = sheet.head
     if extent:
         rows_, cols_ = [e[0] for e in extent], [e[1] for e in extent]
-        dim = _format_ref(min(cols_), min(rows_), max(cols_), max(rows_))
-        head = _DIMENSION_RE.sub(lambda m: m.group(0).replace(
-            m.group(1), _set_attr(m.group(1), "ref", dim)), head, count=1)
+        head = _with_dimension(head, _format_ref(min(cols_), min(rows_), max(cols_), max(rows_)))
     tail = _rewrite_tail_sqrefs(
         sheet.tail, lambda sq: _adjust_sqref(sq, old_body, new_body, (c0, old_c2), g.new_c2))
     text = "".join([head, sheet.open_tag, before, *pieces, after, sheet.close_tag, tail])
@@ -1365,20 +1486,34 @@ def _totals_cells(layout: list[_Column], old_cell: Callable[[int, int], _Cell | 
             out.append((column.col, _move_cell(cell, ref, p)))
             continue
         new_formulas[(new_bottom, column.col)] = f
-        attrs = _set_attr(_set_attr(cell.attrs, "r", ref), "t", None)
-        value = ""  # a formula we cannot evaluate keeps no cached value
-        fm = _F_TEXT_RE.match(f)
-        sm = _SUBTOTAL_RE.match(_unescape(fm.group(1))) if fm else None
-        if sm and (sm.group(2) is None or sm.group(2).casefold() == table.casefold()):
-            target = _structured_column(sm.group(3))
-            col_stats = stats.get(target.casefold()) if target is not None else None
-            result = _subtotal(int(sm.group(1)), col_stats) if col_stats is not None else None
-            if result is not None:
-                if result[0] == "e":
-                    attrs = _set_attr(attrs, "t", "e")
-                value = f"<{p}v>{result[1]}</{p}v>"
-        out.append((column.col, f"<{p}c{attrs}>{f}{value}</{p}c>"))
+        out.append((column.col, _total_cell(cell, f, ref, table, stats, p)))
     return out
+
+
+def _subtotal_target(f: str, table: str) -> tuple[int, str | None] | None:
+    """(function code, column name; None for ``[#All]`` and the like) of a totals formula
+    ``SUBTOTAL(code, [column])`` over this table; None for any other formula."""
+    fm = _F_TEXT_RE.match(f)
+    sm = _SUBTOTAL_RE.match(_unescape(fm.group(1))) if fm else None
+    if sm is None or (sm.group(2) is not None and sm.group(2).casefold() != table.casefold()):
+        return None
+    return int(sm.group(1)), _structured_column(sm.group(3))
+
+
+def _total_cell(cell: _Cell, f: str, ref: str, table: str, stats: dict[str, _ColumnStats],
+                p: str) -> str:
+    """A totals formula cell at ``ref`` with its cached value recomputed from ``stats`` (column
+    name casefolded -> statistics); a formula that cannot be evaluated keeps no cached value."""
+    attrs = _set_attr(_set_attr(cell.attrs, "r", ref), "t", None)
+    value = ""
+    target = _subtotal_target(f, table)
+    col_stats = stats.get(target[1].casefold()) if target and target[1] is not None else None
+    result = _subtotal(target[0], col_stats) if target and col_stats is not None else None
+    if result is not None:
+        if result[0] == "e":
+            attrs = _set_attr(attrs, "t", "e")
+        value = f"<{p}v>{result[1]}</{p}v>"
+    return f"<{p}c{attrs}>{f}{value}</{p}c>"
 
 
 def _move_cell(cell: _Cell, ref: str, p: str) -> str:
@@ -1482,6 +1617,252 @@ def _drop_calc_chain(zf: zipfile.ZipFile, wb_part: str, removals: set[str]) -> d
             out[ct] = _encode_xml(new, bom)
     removals.update(part for part in chain_parts if part in zf.NameToInfo)
     return out
+
+
+# --------------------------------------------------------------------------- column updates
+
+
+def _update_targets(frame: pd.DataFrame, columns: str | Iterable[str], old_cols: list[str],
+                    table: str) -> list[tuple[int, int]]:
+    """(table column index, frame column position) of each column to update."""
+    frame_names = _frame_names(frame, table)
+    names = [columns] if isinstance(columns, str) else [str(c) for c in columns]
+    if not names:
+        raise TableWriteError(f"table {table!r}: no columns to update were named")
+    seen: dict[str, str] = {}
+    for name in names:
+        if name.casefold() in seen:
+            raise TableWriteError(f"table {table!r}: column {name!r} is named twice in columns "
+                                  f"(as {seen[name.casefold()]!r} and {name!r})")
+        seen[name.casefold()] = name
+    index = _match_columns(names, old_cols)
+    unknown = [name for name, i in zip(names, index, strict=True) if i is None]
+    if unknown:
+        raise TableWriteError(
+            f"table {table!r} has no column {', '.join(map(repr, unknown))}; its columns are: "
+            f"{', '.join(map(repr, old_cols))}. update_columns only rewrites existing columns: "
+            "use write_table to add a column. The file was not changed.")
+    out: list[tuple[int, int]] = []
+    for name, i in zip(names, index, strict=True):
+        assert i is not None
+        hits = ([j for j, f in enumerate(frame_names) if f == name]
+                or [j for j, f in enumerate(frame_names) if f == old_cols[i]]
+                or [j for j, f in enumerate(frame_names) if f.casefold() == name.casefold()])
+        if len(hits) != 1:
+            raise TableWriteError(
+                f"table {table!r}: the frame has {'several columns' if hits else 'no column'} "
+                f"named {name!r} (ignoring case); its columns are: "
+                f"{', '.join(map(repr, frame_names))}. The file was not changed.")
+        out.append((i, hits[0]))
+    return out
+
+
+def _widen_spans(attrs: str, cols: Sequence[int]) -> str:
+    """Row attributes whose ``spans`` (when present) also cover ``cols``."""
+    m = re.search(r"(?<![\w:.-])spans\s*=\s*[\"']([^\"']*)[\"']", attrs)
+    if m is None:
+        return attrs
+    try:
+        bounds = [int(x) for piece in m.group(1).split() for x in piece.split(":")]
+    except ValueError:
+        return attrs
+    if not bounds or (min(cols) >= min(bounds) and max(cols) <= max(bounds)):
+        return attrs
+    return _set_attr(attrs, "spans", f"{min(*bounds, *cols)}:{max(*bounds, *cols)}")
+
+
+def _rewrite_row(text: str, row: _Row, cells: list[tuple[int, re.Match[str]]],
+                 updates: dict[int, str | None], p: str, number: bool
+                 ) -> tuple[str, list[int]]:
+    """A row's XML (``text``) with the cells in ``updates`` (column -> new XML; None: no cell)
+    replaced, or inserted in column order; every other byte as it was, except that cells
+    without an r attribute get one when cells come or go, and the row gets an r attribute
+    with ``number``. Also returns the columns of the cells that are new."""
+    sm = _ROW_START_RE.match(text)
+    assert sm is not None
+    attrs = row.attrs
+    if number and not row.has_r:
+        attrs = _set_attr(attrs, "r", str(row.num))
+    present = {col for col, _ in cells}
+    new = sorted((col, x) for col, x in updates.items() if col not in present and x is not None)
+    reshaped = bool(new) or any(updates.get(col, "") is None for col in present)
+    inner = row.inner or ""
+    out: list[str] = []
+    pos = k = 0
+    for col, m in cells:
+        out.append(inner[pos:m.start()])
+        while k < len(new) and new[k][0] < col:
+            out.append(new[k][1])
+            k += 1
+        if col in updates:
+            out.append(updates[col] or "")
+        elif reshaped and _CELL_R_RE.search(m.group(1)) is None:
+            out.append(_move_cell(_cell_of(col, m), f"{_col_letters(col)}{row.num}", p))
+        else:
+            out.append(m.group(0))
+        pos = m.end()
+    out.extend(x for _, x in new[k:] if x is not None)
+    out.append(inner[pos:])
+    added = [col for col, _ in new]
+    if added:
+        attrs = _widen_spans(attrs, added)
+    head = text[:sm.start(1)] + attrs
+    if row.inner is None:  # a self-closing row
+        return (f"{head}>{''.join(out)}</{p}row>" if added else f"{head}/>"), added
+    return f"{head}>{''.join(out)}{text[sm.end() + len(inner):]}", added
+
+
+def _check_shared_masters(sheet: _Sheet, replaced: list[tuple[int, int, str]],
+                          updates: dict[int, dict[int, str | None]], table: str) -> None:
+    """Refuse to replace the anchor cell of a shared formula that cells staying as they are use
+    (they hold only a reference to it, and would be left without a formula)."""
+    for r, col, f in replaced:
+        fm = re.match(rf"<{_PFX}f({_ATTRS})", f)
+        fa = _attrs(fm.group(1)) if fm else {}
+        if fa.get("t") != "shared" or "ref" not in fa or "si" not in fa:
+            continue
+        try:
+            c1, r1, c2, r2 = _parse_ref(fa["ref"])
+        except ValueError:
+            continue
+        users: list[str] = []
+        i0, i1 = sheet.rows_between(r1, r2)
+        for row in sheet.rows[i0:i1]:
+            for c, m in _cell_matches(row.inner):
+                if not c1 <= c <= c2 or c in updates.get(row.num, {}):
+                    continue
+                uf = _cell_of(c, m).raw_f
+                um = re.match(rf"<{_PFX}f({_ATTRS})", uf) if uf else None
+                ua = _attrs(um.group(1)) if um else {}
+                if ua.get("t") == "shared" and ua.get("si") == fa["si"]:
+                    users.append(f"{_col_letters(c)}{row.num}")
+        if users:
+            more = "" if len(users) <= 8 else f" and {len(users) - 8} more"
+            raise TableWriteError(
+                f"table {table!r}: cell {_col_letters(col)}{r} holds a shared formula that cells "
+                f"{', '.join(users[:8])}{more} also use; replacing its formula would leave them "
+                "without one. Update those columns too (or re-enter the formulas in Excel so "
+                "that they are not shared) and retry. The file was not changed.")
+
+
+def _plan_update(zf: zipfile.ZipFile, info: TableInfo, frame: pd.DataFrame,
+                 columns: str | Iterable[str]) -> tuple[dict[str, bytes], set[str]]:
+    """New bytes for the sheet (and calcChain parts) when only some columns' body cells change."""
+    table = info.name
+    old_cols = list(info.columns)
+    targets = _update_targets(frame, columns, old_cols, table)
+    sheet = _Sheet(_read_part(zf, info.sheet_part), info.sheet_part)
+    p = sheet.prefix
+    c0, top, c2, bottom = _parse_ref(info.ref)
+    body = (top + info.header_row_count, bottom - info.totals_row_count)
+    n_body = body[1] - body[0] + 1
+    band = _Band(sheet, body[0], bottom)
+    found = {r: list(_cell_matches(row.inner)) for r, row in band.rows.items()}
+    n = len(frame)
+    if n != n_body:
+        strings = _lazy_strings(zf, info.workbook_part)
+        blank = n_body == 1 and all(_cell_value(m.group(1), m.group(3), strings) is None
+                                    for col, m in found.get(body[0], ()) if c0 <= col <= c2)
+        if not (blank and n == 0):  # read_table gives an empty table (one blank row) 0 rows
+            has = "0 rows (its one body row is blank)" if blank else f"{n_body} body rows"
+            raise TableWriteError(
+                f"table {table!r} has {has} but the frame has {n} rows: update_columns "
+                "rewrites cells in place and needs one frame row per table row. Use write_table "
+                "to change the number of rows. The file was not changed.")
+
+    cols = {c0 + i: (old_cols[i], j) for i, j in targets}
+    existing: dict[int, dict[int, _Cell]] = {col: {} for col in cols}
+    for r in range(body[0], body[1] + 1):
+        for col, m in found.get(r, ()):
+            if col in existing:
+                existing[col].setdefault(r, _cell_of(col, m))
+    col_style = _first_body_styles(band, body, c0, {i for i, _ in targets})
+
+    renderer = _Renderer(p, info.date1904, table)
+    updates: dict[int, dict[int, str | None]] = {}  # row -> column -> new XML (None: no cell)
+    stats: dict[str, _ColumnStats] = {}
+    replaced: list[tuple[int, int, str]] = []  # formula cells that get a value: (row, col, <f>)
+    for col, (name, j) in cols.items():
+        letters = _col_letters(col)
+        style = col_style.get(col - c0)
+        series = frame.iloc[:, j] if n else pd.Series([None], dtype=object)
+        cells, stats[name.casefold()] = renderer.column(name, series, letters, body[0], style)
+        old = existing[col]
+        renderer.restyle(cells, letters, body[0], style,
+                         {r: st for r, cell in old.items() if (st := cell.style) != style})
+        for r, x in enumerate(cells, body[0]):
+            cell = old.get(r)
+            if x == (cell.raw if cell is not None else None):
+                continue  # nothing there and nothing to write, or the same cell
+            if cell is not None and (f := cell.raw_f) is not None:
+                replaced.append((r, col, f))
+            updates.setdefault(r, {})[col] = x
+    _check_shared_masters(sheet, replaced, updates, table)
+
+    if info.totals_row_count:  # recompute the totals that depend on the updated columns
+        for col, m in found.get(bottom, ()):
+            cell = _cell_of(col, m)
+            if not c0 <= col <= c2 or (f := cell.raw_f) is None:
+                continue
+            target = _subtotal_target(f, table)
+            over = target[1] if target is not None else None  # the column it totals, if known
+            if (over is not None and over.casefold() in stats) or (over is None and col in cols):
+                x = _total_cell(cell, f, f"{_col_letters(col)}{bottom}", table, stats, p)
+                if x != cell.raw:
+                    updates.setdefault(bottom, {})[col] = x
+    if not updates:
+        return {}, set()
+
+    # ---- splice the changed rows into the sheet; rows that do not exist yet are created
+    rows, text = sheet.rows, sheet.body
+    renumber = (any(r not in band.rows for r in updates)
+                and any(not row.has_r for row in rows))
+    i0, i1 = band.i0, band.i1
+    start = rows[i0].start if i0 < i1 else (rows[i0 - 1].end if i0 > 0 else 0)
+    end = rows[i1 - 1].end if i0 < i1 else start
+    pieces: list[str] = []
+    added: list[tuple[int, int]] = []  # cells that are new: (row, col)
+    pos = start
+    for r in range(body[0], bottom + 1):
+        row, row_updates = band.rows.get(r), updates.get(r)
+        if row is None:
+            if row_updates:
+                new_cells = sorted((c, x) for c, x in row_updates.items() if x is not None)
+                pieces.append(f'<{p}row r="{r}">{"".join(x for _, x in new_cells)}</{p}row>')
+                added += [(r, c) for c, _ in new_cells]
+            continue
+        pieces.append(text[pos:row.start])
+        pos = row.end
+        if row_updates is None and (row.has_r or not renumber):
+            pieces.append(text[row.start:row.end])
+            continue
+        xml, new_cols = _rewrite_row(text[row.start:row.end], row, found[r], row_updates or {},
+                                     p, renumber)
+        pieces.append(xml)
+        added += [(r, c) for c in new_cols]
+    pieces.append(text[pos:end])
+    before, after = text[:start], text[end:]
+    if renumber:  # implicit row numbers would shift: make them explicit
+        before = _number_rows(before, rows[:i0], 0)
+        after = _number_rows(after, rows[i1:], end)
+
+    head = sheet.head
+    dm = _DIMENSION_RE.search(head)
+    if added and dm is not None:
+        with contextlib.suppress(ValueError):
+            d = _parse_ref(_attrs(dm.group(1)).get("ref", ""))
+            grown = (min(d[0], *(c for _, c in added)), min(d[1], *(r for r, _ in added)),
+                     max(d[2], *(c for _, c in added)), max(d[3], *(r for r, _ in added)))
+            if grown != d:
+                head = _with_dimension(head, _format_ref(*grown))
+    replacements = {info.sheet_part: _encode_xml("".join(
+        [head, sheet.open_tag, before, *pieces, after, sheet.close_tag, sheet.tail]), sheet.bom)}
+    removals: set[str] = set()
+    if replaced:
+        replacements.update(_drop_calc_chain(zf, info.workbook_part, removals))
+    for part, data in replacements.items():
+        _check_well_formed(data, part)
+    return replacements, removals
 
 
 # --------------------------------------------------------------------------- package writing
@@ -1628,7 +2009,10 @@ def write_table(path: StrPath, table_name: str, frame: pd.DataFrame, *,
 
     The table ends up with exactly ``frame``'s columns in ``frame``'s order (its index is
     ignored); columns are matched to the old ones by header name (exact, then ignoring case) to
-    keep their cell style, totals-row cell and table-column properties. Text is written as text,
+    keep their cell styles, totals-row cell and table-column properties: a body cell that
+    existed keeps its own style, a new one (more rows) takes the style of its column's first
+    body cell. Formulas in the body become their cached values: to leave the user's columns
+    alone, use :func:`update_columns`. Text is written as text,
     never as a formula. The result goes to ``out_path`` (default: ``path`` itself), atomically;
     with ``backup`` an existing target is first copied to :func:`backup_path`.
 
@@ -1636,13 +2020,24 @@ def write_table(path: StrPath, table_name: str, frame: pd.DataFrame, *,
     :class:`TableFileError` (an ``OSError``) for unwritable folders and read-only or locked files,
     :class:`TableNotFoundError` for an unknown table. In every error case the files are unchanged.
     """
+    return _save(path, table_name, out_path, backup,
+                 lambda zin, info: _plan_write(zin, info, frame))
+
+
+_Plan = Callable[[zipfile.ZipFile, TableInfo], tuple[dict[str, bytes], set[str]]]
+
+
+def _save(path: StrPath, table_name: str, out_path: StrPath | None, backup: bool,
+          plan: _Plan) -> Path:
+    """Find the table, ``plan`` the parts to replace and remove, write the package atomically
+    (with a backup of the target); on any failure the files are unchanged."""
     src = Path(path)
     dst = Path(out_path) if out_path is not None else src
     _preflight(src, dst)
     before = src.stat()
     with _open_zip(src) as zin:
         info = _find_table(zin, table_name)
-        replacements, removals = _plan_write(zin, info, frame)
+        replacements, removals = plan(zin, info)
         tmp: Path | None = None
         bak_tmp: Path | None = None
         try:
@@ -1690,3 +2085,30 @@ def write_table(path: StrPath, table_name: str, frame: pd.DataFrame, *,
                         leftover.unlink()
     _fsync_dir(dst.parent)
     return dst
+
+
+def update_columns(path: StrPath, table_name: str, frame: pd.DataFrame,
+                   columns: str | Iterable[str], *, out_path: StrPath | None = None,
+                   backup: bool = True) -> Path:
+    """Replace the body cells of the table columns named in ``columns`` with ``frame``'s values
+    for those columns; return the path written.
+
+    Only those cells change: every other cell of the table and the sheet (formulas the user
+    typed in other columns, their cached values, styles), the table definition and its range
+    stay byte for byte as they were. ``frame`` must have exactly one row per table body row
+    (row k of the frame, by position, goes to body row k). Names in ``columns`` are matched to
+    the table's headers like :func:`write_table` matches them (exactly, then ignoring case);
+    the frame column is the one of the same name (exactly, then the table's spelling, then
+    ignoring case). An updated cell keeps its own style; a cell that did not exist takes the
+    style of its column's first body cell. Values follow :func:`write_table`'s rules (text is
+    never a formula; None/NaN empties a cell and keeps its style). Totals-row formulas stay and
+    get fresh cached values for the updated columns. When a formula cell gets a value,
+    ``xl/calcChain.xml`` goes as with :func:`write_table`. Saved atomically, with a backup
+    like :func:`write_table`.
+
+    Raises :class:`TableWriteError` (the file unchanged) when the row counts differ or a named
+    column is not in the table (use :func:`write_table` to resize the table or add columns),
+    plus :func:`write_table`'s errors.
+    """
+    return _save(path, table_name, out_path, backup,
+                 lambda zin, info: _plan_update(zin, info, frame, columns))

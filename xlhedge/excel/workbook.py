@@ -157,6 +157,10 @@ def _write(path: Path, project: bytes, conf: dict[str, str]) -> None:
     book = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False})
     book.set_properties({"title": "xlhedge HedgePlanner", "created": BUILT_AT,
                          "comments": f"Built by xlhedge {xlhedge.__version__}"})
+    # No full recalculation on open: Excel without Python (or on a Mac) would replace every
+    # cached value with #NAME?. A current calcId keeps Excel from recalculating an "old" file.
+    book.calc_on_load = False
+    book.calc_id = 191029
     book.add_vba_project(io.BytesIO(project), is_stream=True)
     book.set_vba_name("ThisWorkbook")
     fmt = Formats(book)
