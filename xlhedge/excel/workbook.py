@@ -356,7 +356,7 @@ def _print_setup(sheet: Worksheet, landscape: bool) -> None:
 
 def _calculator(sheet: Worksheet, fmt: Formats) -> None:
     calc = CalcSheet(sheet, fmt.text)
-    sheet.set_column(0, 0, 44)
+    sheet.set_column(0, 0, 54)
     sheet.set_column(1, 5, 18)
     sheet.set_column(6, 6, 60)
     calc.put("A1", "Calculator: a worked example of every function", fmt.title)
