@@ -138,9 +138,11 @@ class TestLiquidationPrice:
         got = tiered_liquidation_price("short", n, 100, 60000, margin, *spec.tier_arrays())
         assert got == pytest.approx(2050873.555, rel=1e-9)
 
-    def test_margin_below_maintenance_is_refused(self):
-        with pytest.raises(InputError, match="margin must cover the maintenance margin at entry"):
-            liquidation_price("short", 100, 1, 100, 0.001, 0.005)
+    def test_margin_below_maintenance_is_past_the_entry(self):
+        # 0.1% margin against 0.5% maintenance: a short already past its liquidation price
+        assert liquidation_price("short", 100, 1, 100, 0.001, 0.005) < 100
+        spec = get_contract("BINANCE:BTCUSD_PERP")
+        assert tiered_liquidation_price("short", 100, 1, 100, 0.001, *spec.tier_arrays()) < 100
 
     def test_contracts_must_be_positive(self):
         with pytest.raises(InputError, match="contracts must be > 0"):

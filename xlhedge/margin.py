@@ -10,7 +10,9 @@ ways:
   long ``LP = Q / (Q/E + M - MM)``, short ``LP = Q / (Q/E - (M - MM))``.
 
 A short whose denominator is <= 0 can never be liquidated (``inf``); a long that never can is
-reported as ``0.0``.
+reported as ``0.0``. Where the margin does not even cover the maintenance margin at entry (an
+order the exchange would refuse), the price lies on the losing side of the entry: such a position
+would be liquidated at once. ``plan_hedge`` refuses such rows with a message.
 """
 
 from __future__ import annotations
@@ -125,7 +127,6 @@ def liquidation_price(
     )
     kind = inputs.contract_type(contract_type)
     basis = inputs.mm_basis(mm_basis)
-    _check_covered(q, entry, m_, mmr_, cum, kind)
     price = _solve(s, q, entry, m_, mmr_, cum, kind, basis)
     return inputs.result(price, contracts, entry_price, margin, side, allow_inf=True)
 
@@ -178,11 +179,15 @@ def tiered_liquidation_price(
     kind = inputs.contract_type(contract_type)
     basis = inputs.mm_basis(mm_basis)
     tier = tier_index(_value(q, entry, kind), floors)
-    _check_covered(q, entry, m_, mmrs[tier], amounts[tier], kind)
+    at_entry = _solve(s, q, entry, m_, mmrs[tier], amounts[tier], kind, basis)
     if basis == "entry":
-        price = _solve(s, q, entry, m_, mmrs[tier], amounts[tier], kind, basis)
+        price = at_entry
     else:
-        price = _solve_mark_tiers(s, q, entry, m_, floors, mmrs, amounts, kind)
+        # a margin below maintenance at entry: liquidated at once, priced as in the entry tier
+        covered = m_ >= (mmrs[tier] * _value(q, entry, kind) - amounts[tier]) * (1 - 1e-12)
+        price = np.where(
+            covered, _solve_mark_tiers(s, q, entry, m_, floors, mmrs, amounts, kind), at_entry
+        )
     return inputs.result(price, contracts, entry_price, margin, side, allow_inf=True)
 
 
@@ -208,20 +213,6 @@ def _solve_mark_tiers(
     first_long = np.where(hit, prices, 0.0).max(axis=-1, initial=0.0)
     first_short = np.where(hit, prices, np.inf).min(axis=-1, initial=np.inf)
     return np.asarray(np.where(s > 0, first_long, first_short), dtype=np.float64)
-
-
-def _check_covered(
-    q: FloatArray, entry: FloatArray, margin: FloatArray, mmr: FloatArray, cum: FloatArray,
-    kind: str,
-) -> None:
-    """The margin must cover the maintenance margin at entry, or the exchange refuses the order."""
-    needed = mmr * _value(q, entry, kind) - cum
-    short = margin < needed * (1 - 1e-12)
-    if short.any():
-        where = np.argwhere(short)[0]
-        raise InputError("margin", "must cover the maintenance margin at entry "
-                         f"({needed[tuple(where)]:.8g}; got {margin[tuple(where)]:.8g}): the "
-                         "position would be liquidated at once")
 
 
 def _value(q: FloatArray, price: FloatArray, kind: str) -> FloatArray:
