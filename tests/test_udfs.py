@@ -131,12 +131,40 @@ class TestThroughXlwingsConverters:
         out = call_like_excel(decorated, "HEDGE_SCENARIOS", 1.0, 60000.0, 600.0, 100.0, moves)
         assert len(out) == 4 and len(out[0]) == 7 and out[0][0] == "Move"
 
+    @pytest.mark.parametrize(
+        ("name", "raw"),
+        [
+            ("HEDGE_CONTRACTS", (((1.0,), (2.0,)), 60000.0, 100.0, None, "inverse")),
+            ("INVERSE_PNL", (600.0, 100.0, 60000.0, ((50000.0,), (72000.0,)), "short")),
+            ("LINEAR_PNL", (1.0, 1.0, 60000.0, 50000.0)),
+            ("LIQUIDATION_PRICE", ("short", 600.0, 100.0, 60000.0, 0.5, 0.004)),
+            ("BANKRUPTCY_PRICE", ("short", 600.0, 100.0, 60000.0, 1.0)),
+            ("INITIAL_MARGIN", (600.0, 100.0, 60000.0, 2.0)),
+            ("FUNDING_PAYMENT", (((10000.0,), (20000.0,)), 1.0, 16000.0, 0.0001, "long")),
+            ("TRADING_FEE", (10000.0, 1.0, 8000.0, 0.00055)),
+            ("AVG_ENTRY_PRICE", (((1000.0,), (2000.0,)), ((5000.0,), (6000.0,)))),
+            ("HEDGE_SCENARIOS", (1.0, 60000.0, 600.0, 100.0, ((-0.5,), (0.0,)))),
+            ("HEDGE_RATIO", (((100.0,), (110.0,), (99.0,)), ((10.0,), (11.0,), (9.9,)))),
+            ("CONTRACT_SPEC", ("BINANCE:BTCUSD_PERP", "taker_fee")),
+        ],
+    )
+    def test_converters_give_what_the_plain_call_gives(self, decorated, name, raw):
+        through_excel = call_like_excel(decorated, name, *raw)
+        plain = getattr(udfs, name)(*(_lists(v) for v in raw))
+        expected = plain if isinstance(plain, list) else [[plain]]
+        assert through_excel == expected
+
     def test_vba_declares_every_function_with_its_arguments(self):
         text = vba.udf_wrappers("xlhedge.udfs", udfs)
         assert ("Function HEDGE_CONTRACTS(quantity, price, contract_value, Optional hedge_ratio, "
                 "Optional contract_type, Optional lot_size, Optional collateral)") in text
         for name in UDF_NAMES:
             assert f"Function {name}(" in text
+
+
+def _lists(value: Any) -> Any:
+    """Excel passes a range as a tuple of row tuples; the plain call gets a list of lists."""
+    return [_lists(v) for v in value] if isinstance(value, tuple) else value
 
 
 junk = st.one_of(
