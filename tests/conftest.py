@@ -6,6 +6,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests check values, not speed: no per-example deadline on a busy 2-core machine.
+settings.register_profile("xlhedge", deadline=None, print_blob=True)
+settings.load_profile("xlhedge")
 
 
 @pytest.fixture
