@@ -28,6 +28,7 @@ class TestInversePnl:
         for exit_, usd in [(50000, 10000), (72000, -12000)]:
             assert inverse_pnl(600, 100, 60000, exit_) * exit_ == pytest.approx(usd)
 
+    @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
     def test_overflow_is_an_error_not_nan(self):
         with pytest.raises(InputError, match="too large to compute"):
             inverse_pnl(1e300, 1e300, 1e-300, 1e300)
