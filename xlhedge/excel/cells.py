@@ -91,13 +91,14 @@ def to_cells(result: object, inf_text: str = TOO_LARGE) -> CellResult:
 
 
 def cell_function(
-    elementwise: tuple[str, ...] = (), inf_text: str = TOO_LARGE
+    elementwise: tuple[str, ...] = (), singles: tuple[str, ...] = (), inf_text: str = TOO_LARGE
 ) -> Callable[[Callable[..., Any]], Callable[..., CellResult]]:
     """Decorate a worksheet function: blanks, defaults, errors and results in one place.
 
     ``elementwise`` names the arguments that broadcast cell by cell; when the call fails and one of
     them is a range, each cell is computed on its own so the error stays in its own cell.
-    ``inf_text`` is what an infinite result shows (``never`` where it means a price never hit).
+    ``singles`` must be single cells and arrive as plain values. ``inf_text`` is what an
+    infinite result shows (``never`` where it means a price never hit).
     """
 
     def decorate(func: Callable[..., Any]) -> Callable[..., CellResult]:
@@ -107,6 +108,7 @@ def cell_function(
         def wrapper(*args: Any) -> CellResult:
             try:
                 values = _arguments(signature, args)
+                values |= {name: scalar(name, values[name]) for name in singles}
                 try:
                     return to_cells(func(**values), inf_text)
                 except XlhedgeError:
