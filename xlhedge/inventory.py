@@ -158,4 +158,5 @@ def _status(error: str, warnings: str, stale: str) -> str:
 
 
 def now_utc() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0, tzinfo=None)
+    """The time now, in UTC, to the second (time-zone aware)."""
+    return datetime.now(UTC).replace(microsecond=0)
