@@ -189,3 +189,12 @@ def test_refreshed_workbook_opens_in_libreoffice(workbook, pdf_text):
     text = pdf_text(workbook)
     assert "106,851.00" in text  # 1.5 BTC at 71,234: the refreshed notional
     assert "1. The guides' case" in text  # the other sheets still print
+
+
+def test_pdf_without_libreoffice_names_the_package(workbook, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("xlhedge.pdf.shutil.which", lambda name: None)
+    monkeypatch.delenv("XLHEDGE_SOFFICE", raising=False)
+    code = main(["sheet", str(workbook), "-o", str(tmp_path / "s.xlsx"), "--pdf",
+                 str(tmp_path / "s.pdf")])
+    assert code == 2
+    assert "libreoffice-calc" in capsys.readouterr().err

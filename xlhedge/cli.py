@@ -13,6 +13,7 @@ from xlhedge.contracts import ContractRegistry, default_registry
 from xlhedge.errors import XlhedgeError
 from xlhedge.files import write_frame
 from xlhedge.inventory import TABLE_NAME, now_utc
+from xlhedge.pdf import LibreOfficeMissingError, PdfConversionError
 from xlhedge.plan import plan_hedge
 from xlhedge.report import plan_text
 
@@ -170,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (XlhedgeError, OSError, ValueError) as exc:
+    except (XlhedgeError, OSError, ValueError, LibreOfficeMissingError, PdfConversionError) as exc:
         print(f"xlhedge: error: {exc}", file=sys.stderr)
         return 2
 
