@@ -497,6 +497,23 @@ def test_failure_half_way_leaves_original(book: Path, monkeypatch: pytest.Monkey
     assert sorted(p.name for p in book.parent.iterdir()) == [book.name]
 
 
+def test_source_saved_by_another_program_meanwhile(book: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    real_write = xt._write_package
+
+    def write_while_excel_saves(*args: object, **kwargs: object) -> None:
+        real_write(*args, **kwargs)
+        stat_ = book.stat()
+        os.utime(book, ns=(stat_.st_atime_ns, stat_.st_mtime_ns + 10**9))
+
+    monkeypatch.setattr(xt, "_write_package", write_while_excel_saves)
+    original = book.read_bytes()
+    with pytest.raises(TableFileError, match="changed while the table was being written"):
+        write_table(book, "Inventory", frame(5))
+    assert book.read_bytes() == original
+    assert sorted(p.name for p in book.parent.iterdir()) == [book.name]
+
+
 def test_failed_replace_leaves_original(book: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     original = book.read_bytes()
     real_replace = os.replace

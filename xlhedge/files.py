@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,35 +32,76 @@ def backup_path(path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str], *, backup: bool = False) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically.
+def atomic_path(
+    path: str | os.PathLike[str], *, backup: bool = False,
+    mode_from: str | os.PathLike[str] | None = None,
+) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; when the block ends it replaces ``path``.
 
-    With ``backup``, an existing ``path`` is first copied to :func:`backup_path`. On any error the
-    temporary file is removed and ``path`` is left as it was.
+    The temporary file gets ``path``'s permissions (or ``mode_from``'s, or a new file's), is
+    fsynced, and is moved onto ``path`` with :func:`os.replace`; the folder is fsynced after. With
+    ``backup``, an existing ``path`` is first copied to :func:`backup_path` the same way. On any
+    error the temporary files are removed and ``path`` is left as it was; an ``OSError`` becomes
+    a :class:`FileWriteError` that says so.
     """
     target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    try:
-        handle, name = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=target.suffix,
-                                        dir=folder)
-    except OSError as exc:
-        raise FileWriteError(f"cannot write in {folder}: {exc.strerror or exc}") from exc
-    os.close(handle)
-    temp = Path(name)
-    os.chmod(temp, target.stat().st_mode & 0o7777 if target.exists() else _default_mode())
+    temp = _temp_beside(target, "new")
+    spare: Path | None = None
     try:
         yield temp
-        with open(temp, "rb") as written:
-            os.fsync(written.fileno())
+        _fsync(temp)
+        source = target if target.exists() else Path(mode_from) if mode_from else None
+        os.chmod(temp, stat.S_IMODE(source.stat().st_mode) if source else _default_mode())
         if backup and target.exists():
-            shutil.copy2(target, backup_path(target))
+            spare = _temp_beside(target, "bak")
+            shutil.copy2(target, spare)
+            _fsync(spare)
+            os.replace(spare, backup_path(target))
         os.replace(temp, target)
+        _fsync_folder(target.parent)
+    except FileWriteError:
+        raise
     except OSError as exc:
         raise FileWriteError(
-            f"could not write {target}: {exc.strerror or exc}; the original is unchanged"
+            f"could not write {target} ({exc.strerror or exc}): check that the folder is "
+            "writable, the disk is not full and the file is not open in another program, then "
+            "retry. The original file was not changed."
         ) from exc
     finally:
-        temp.unlink(missing_ok=True)
+        for leftover in (temp, spare):
+            if leftover is not None:
+                leftover.unlink(missing_ok=True)
+
+
+def _temp_beside(target: Path, tag: str) -> Path:
+    folder = target.parent if str(target.parent) else Path(".")
+    try:
+        handle, name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".{tag}.tmp",
+                                        dir=folder)
+    except OSError as exc:
+        raise FileWriteError(
+            f"cannot write {target}: no temporary file can be created in {folder} "
+            f"({exc.strerror or exc}). Make the folder writable. The file was not changed."
+        ) from exc
+    os.close(handle)
+    return Path(name)
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as written:
+        os.fsync(written.fileno())
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable (POSIX); harmless to skip where folders cannot be opened."""
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        handle = os.open(folder if str(folder) else ".", os.O_RDONLY)
+        try:
+            os.fsync(handle)
+        finally:
+            os.close(handle)
 
 
 def write_atomically(

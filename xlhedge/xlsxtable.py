@@ -58,11 +58,9 @@ import numbers
 import os
 import posixpath
 import re
-import shutil
 import stat
 import statistics
 import struct
-import tempfile
 import xml.etree.ElementTree as ET
 import xml.parsers.expat as expat
 import zipfile
@@ -74,7 +72,7 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
-from xlhedge.files import backup_path
+from xlhedge.files import FileWriteError, atomic_path, backup_path
 
 __all__ = [
     "TableFileError",
@@ -118,7 +116,7 @@ class TableWriteError(XlsxTableError, ValueError):
     """The data cannot be written under the rules (names the table and the rule); file unchanged."""
 
 
-class TableFileError(XlsxTableError, OSError):
+class TableFileError(XlsxTableError, FileWriteError):
     """A file-system problem (unwritable folder, read-only or locked file); file unchanged."""
 
     def __init__(self, message: str, path: StrPath | None = None) -> None:
@@ -1974,35 +1972,6 @@ def _preflight(src: Path, dst: Path) -> None:
                 dst) from exc
 
 
-def _fsync_dir(folder: Path) -> None:
-    if os.name != "posix":
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _mkstemp(dst: Path, tag: str) -> tuple[int, Path]:
-    try:
-        fd, name = tempfile.mkstemp(prefix=f".{dst.stem}.", suffix=f".{tag}.tmp", dir=dst.parent)
-    except OSError as exc:
-        raise TableFileError(
-            f"cannot write {dst}: no temporary file can be created in {dst.parent} "
-            f"({exc.strerror or exc}). Make the folder writable, or pass out_path= in a writable "
-            "folder. The file was not changed.", dst) from exc
-    return fd, Path(name)
-
-
-def _copy_durably(src: Path, fd: int) -> None:
-    with open(src, "rb") as fin, os.fdopen(fd, "wb") as fout:
-        shutil.copyfileobj(fin, fout, 1 << 20)
-        fout.flush()
-        os.fsync(fout.fileno())
-
-
 def write_table(path: StrPath, table_name: str, frame: pd.DataFrame, *,
                 out_path: StrPath | None = None, backup: bool = True) -> Path:
     """Replace the table's body with ``frame``; return the path written.
@@ -2030,60 +1999,37 @@ _Plan = Callable[[zipfile.ZipFile, TableInfo], tuple[dict[str, bytes], set[str]]
 def _save(path: StrPath, table_name: str, out_path: StrPath | None, backup: bool,
           plan: _Plan) -> Path:
     """Find the table, ``plan`` the parts to replace and remove, write the package atomically
-    (with a backup of the target); on any failure the files are unchanged."""
+    (with a backup of the target, see :func:`xlhedge.files.atomic_path`); on any failure the
+    files are unchanged."""
     src = Path(path)
     dst = Path(out_path) if out_path is not None else src
     _preflight(src, dst)
     before = src.stat()
-    with _open_zip(src) as zin:
-        info = _find_table(zin, table_name)
-        replacements, removals = plan(zin, info)
-        tmp: Path | None = None
-        bak_tmp: Path | None = None
-        try:
-            fd, tmp = _mkstemp(dst, "new")
-            try:
-                with os.fdopen(fd, "w+b") as out:
-                    _write_package(zin, replacements, removals, out)
-                    out.flush()
-                    os.fsync(out.fileno())
-                    out.seek(0)
-                    with zipfile.ZipFile(out) as check:
-                        bad = check.testzip()
-                    if bad is not None:  # pragma: no cover - would be a bug in the raw copy
-                        raise XlsxTableError(f"internal error: member {bad} failed its CRC check")
-                mode_src = dst if dst.exists() else src
-                os.chmod(tmp, stat.S_IMODE(mode_src.stat().st_mode))
+    try:
+        with _open_zip(src) as zin:
+            info = _find_table(zin, table_name)
+            replacements, removals = plan(zin, info)
+            with atomic_path(dst, backup=backup, mode_from=src) as tmp, open(tmp, "w+b") as out:
+                _write_package(zin, replacements, removals, out)
+                out.flush()
+                out.seek(0)
+                with zipfile.ZipFile(out) as check:
+                    bad = check.testzip()
+                if bad is not None:  # pragma: no cover - would be a bug in the raw copy
+                    raise XlsxTableError(f"internal error: member {bad} failed its CRC check")
                 after = src.stat()
                 if (after.st_mtime_ns, after.st_size) != (before.st_mtime_ns, before.st_size):
                     raise TableFileError(
                         f"{src} changed while the table was being written (saved by another "
                         "program?); nothing was written. Retry.", src)
-                if backup and dst.exists():
-                    bfd, bak_tmp = _mkstemp(dst, "bak")
-                    _copy_durably(dst, bfd)
-                    os.chmod(bak_tmp, stat.S_IMODE(dst.stat().st_mode))
-                    os.replace(bak_tmp, backup_path(dst))
-                    bak_tmp = None
-                os.replace(tmp, dst)
-                tmp = None
-            except XlsxTableError:
-                raise
-            except OSError as exc:
-                raise TableFileError(
-                    f"could not write {dst} ({exc}): check that the folder is "
-                    "writable, the disk is not full and the file is not open in another program, "
-                    "then retry. The original file was not changed.", dst) from exc
-        except BaseException as exc:
-            if not isinstance(exc, XlsxTableError):
-                exc.add_note(f"xlhedge.xlsxtable: {dst} was not changed.")
-            raise
-        finally:
-            for leftover in (tmp, bak_tmp):
-                if leftover is not None:
-                    with contextlib.suppress(OSError):
-                        leftover.unlink()
-    _fsync_dir(dst.parent)
+    except TableFileError:
+        raise
+    except FileWriteError as exc:
+        raise TableFileError(f"{exc} Or pass out_path= to write a copy elsewhere.", dst) from exc
+    except BaseException as exc:
+        if not isinstance(exc, XlsxTableError):
+            exc.add_note(f"xlhedge.xlsxtable: {dst} was not changed.")
+        raise
     return dst
 
 
