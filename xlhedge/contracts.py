@@ -212,10 +212,6 @@ class ContractRegistry:
     def __contains__(self, symbol: object) -> bool:
         return isinstance(symbol, str) and symbol.strip().upper() in self._specs
 
-    @property
-    def symbols(self) -> list[str]:
-        return [spec.symbol for spec in self]
-
     def get(self, symbol: str) -> ContractSpec:
         key = str(symbol).strip().upper()
         if key in self._specs:

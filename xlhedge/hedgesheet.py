@@ -27,7 +27,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from xlhedge.errors import InputError
 from xlhedge.files import atomic_path
-from xlhedge.plan import margin_by_coin, plan_totals, scenario_summary, scenario_table
+from xlhedge.plan import NEVER, margin_by_coin, plan_totals, scenario_summary, scenario_table
 
 LADDER: tuple[float, ...] = (-0.5, -0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3, 0.5, 1.0)
 CHART_MOVES: tuple[float, ...] = tuple(round(step * 0.05, 2) for step in range(-10, 21))
@@ -291,7 +291,7 @@ class _SheetWriter:
         self.ws.write_string(row, col, "" if value is None else str(value), self.fmt(**props))
 
     def number(
-        self, row: int, col: int, value: Any, num_format: str, *, inf_text: str = "never",
+        self, row: int, col: int, value: Any, num_format: str, *, inf_text: str = NEVER,
         **props: Any,
     ) -> None:
         """A number cell; NaN is written as the text ``n/a``, infinity as ``inf_text``."""

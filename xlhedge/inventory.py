@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from xlhedge.contracts import ContractRegistry, default_registry
-from xlhedge.plan import plan_hedge
+from xlhedge.plan import NEVER, plan_hedge
 from xlhedge.sources import PriceSource, Quote, QuoteRequest
 from xlhedge.sources.base import Progress, TableSource
 
@@ -37,7 +37,6 @@ COMPUTED_COLUMNS = {
 }
 STATUS = "Status"
 ALL_COLUMNS = (*INPUT_COLUMNS, *MARKET_COLUMNS, *COMPUTED_COLUMNS, STATUS)
-NEVER = "never"
 
 
 def with_standard_columns(table: pd.DataFrame) -> pd.DataFrame:

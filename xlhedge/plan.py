@@ -23,6 +23,7 @@ LIQUIDATION_WARNING = 0.30  # warn when the liquidation price is within 30% of t
 FUNDING_WARNING = 0.20  # warn when funding exceeds 20% a year, either way
 RESIDUAL_WARNING = 0.01  # warn when lot rounding leaves more than 1% of the target unhedged
 DEFAULT_FUNDING_RATE = 0.0001  # the exchanges' baseline: 0.01% per 8 h
+NEVER = "never"  # how every face shows a price that is never reached (a 1x short's liquidation)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from xlhedge.plan import margin_by_coin, plan_totals
+from xlhedge.plan import NEVER, margin_by_coin, plan_totals
 
 PLAN_COLUMNS = {
     "asset": "Asset",
@@ -26,13 +26,13 @@ PLAN_COLUMNS = {
 def _price(value: float) -> str:
     if math.isnan(value):
         return ""
-    return "never" if math.isinf(value) else f"{value:,.2f}"
+    return NEVER if math.isinf(value) else f"{value:,.2f}"
 
 
 def _percent(value: float) -> str:
     if math.isnan(value):
         return ""
-    return "never" if math.isinf(value) else f"{value:+.1%}"
+    return NEVER if math.isinf(value) else f"{value:+.1%}"
 
 
 def _money(value: float) -> str:

@@ -22,7 +22,8 @@ import xlwings as xw
 import xlhedge as core
 from xlhedge.contracts import TABLE_COLUMNS, format_tiers
 from xlhedge.errors import InputError
-from xlhedge.excel.cells import NEVER, TOO_LARGE, cell_function
+from xlhedge.excel.cells import TOO_LARGE, cell_function
+from xlhedge.plan import NEVER
 
 CATEGORY = "xlhedge"
 DEFAULT_MMR = 0.005  # LIQUIDATION_PRICE without an MMR: 0.5%, the base tier of most exchanges

@@ -24,7 +24,6 @@ import numpy as np
 
 from xlhedge.errors import InputError, UnknownContractError, XlhedgeError
 
-NEVER = "never"  # what a price that is never reached (e.g. a 1x short's liquidation) shows
 TOO_LARGE = "#NUM! result is too large"
 MAX_TEXT = 200
 

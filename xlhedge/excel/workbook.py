@@ -40,6 +40,7 @@ from xlhedge.inventory import (
     TABLE_NAME,
     refresh_table,
 )
+from xlhedge.plan import NEVER
 from xlhedge.sources import get_source
 
 COMMITTED = Path(__file__).resolve().parents[2] / "workbook" / "HedgePlanner.xlsm"
@@ -313,7 +314,7 @@ def _write_cell(sheet: Worksheet, row: int, col: int, value: object, style: Form
     if value is None or (isinstance(value, float) and np.isnan(value)):
         sheet.write_blank(row, col, None, style)
     elif isinstance(value, str):
-        sheet.write_string(row, col, value, fmt.text if value == "never" else style)
+        sheet.write_string(row, col, value, fmt.text if value == NEVER else style)
     elif isinstance(value, datetime):
         sheet.write_datetime(row, col, value, fmt.date)
     else:
