@@ -1431,13 +1431,8 @@ def _plan_write(zf: zipfile.ZipFile, info: TableInfo, frame: pd.DataFrame
         _rewrite_table_xml(table_xml_text, layout, old_cols, new_ref,
                            _format_ref(c0, top, g.new_c2, new_body[1]) if hdr else None),
         table_bom)
-    replacements = {info.sheet_part: sheet_bytes, info.table_part: table_bytes}
-    removals: set[str] = set()
-    if formula_changed:
-        replacements.update(_drop_calc_chain(zf, info.workbook_part, removals))
-    for part, data in replacements.items():
-        _check_well_formed(data, part)
-    return replacements, removals
+    return _checked_parts(zf, info, {info.sheet_part: sheet_bytes, info.table_part: table_bytes},
+                          formula_changed)
 
 
 def _header_cells(layout: list[_Column], old_cols: list[str], band: _Band, top: int, c0: int,
@@ -1593,6 +1588,18 @@ def _rewrite_table_xml(text: str, layout: list[_Column], old_cols: list[str], ne
 def _remove_elements(text: str, tag: str, keep: Callable[[dict[str, str]], bool]) -> str:
     pat = re.compile(rf"<{_PFX}{tag}(?=[\s/>])({_ATTRS})(?:/>|>.*?</{_PFX}{tag}\s*>)", re.S)
     return pat.sub(lambda m: m.group(0) if keep(_attrs(m.group(1))) else "", text)
+
+
+def _checked_parts(zf: zipfile.ZipFile, info: TableInfo, replacements: dict[str, bytes],
+                   formula_changed: bool) -> tuple[dict[str, bytes], set[str]]:
+    """The parts to replace and remove: ``replacements``, plus dropping calcChain where a formula
+    cell changed; every replaced part checked to be well-formed first."""
+    removals: set[str] = set()
+    if formula_changed:
+        replacements.update(_drop_calc_chain(zf, info.workbook_part, removals))
+    for part, data in replacements.items():
+        _check_well_formed(data, part)
+    return replacements, removals
 
 
 def _drop_calc_chain(zf: zipfile.ZipFile, wb_part: str, removals: set[str]) -> dict[str, bytes]:
@@ -1853,14 +1860,9 @@ def _plan_update(zf: zipfile.ZipFile, info: TableInfo, frame: pd.DataFrame,
                      max(d[2], *(c for _, c in added)), max(d[3], *(r for r, _ in added)))
             if grown != d:
                 head = _with_dimension(head, _format_ref(*grown))
-    replacements = {info.sheet_part: _encode_xml("".join(
-        [head, sheet.open_tag, before, *pieces, after, sheet.close_tag, sheet.tail]), sheet.bom)}
-    removals: set[str] = set()
-    if replaced:
-        replacements.update(_drop_calc_chain(zf, info.workbook_part, removals))
-    for part, data in replacements.items():
-        _check_well_formed(data, part)
-    return replacements, removals
+    sheet_bytes = _encode_xml("".join(
+        [head, sheet.open_tag, before, *pieces, after, sheet.close_tag, sheet.tail]), sheet.bom)
+    return _checked_parts(zf, info, {info.sheet_part: sheet_bytes}, bool(replaced))
 
 
 # --------------------------------------------------------------------------- package writing
