@@ -80,14 +80,18 @@ class TestPlanHedge:
     @pytest.mark.parametrize(
         ("overrides", "message"),
         [
-            ({"Quantity": -1}, "quantity must be a number >= 0 (got -1)"),
-            ({"Quantity": "lots"}, "quantity must be a number >= 0 (got 'lots')"),
-            ({"Price": 0}, "price must be a number > 0"),
-            ({"Leverage": 0.5}, "leverage must be a number >= 1"),
+            ({"Quantity": -1}, "quantity must be >= 0 (got -1)"),
+            ({"Quantity": "lots"}, "quantity must be a number (got 'lots')"),
+            ({"Quantity": None}, "quantity must be a number, not blank/NaN (got blank)"),
+            ({"Price": 0}, "price must be > 0 (got 0)"),
+            ({"Price": float("inf")}, "price must be finite (got inf)"),
+            ({"Leverage": 0.5}, "leverage must be >= 1 (got 0.5)"),
+            ({"Mark Price": -5.0}, "mark_price must be > 0 (got -5)"),
+            ({"Funding Rate": 1.5}, "funding_rate must be < 1 (got 1.5)"),
             ({"Leverage": 200}, "leverage must be <= 125 for BINANCE:BTCUSD_PERP"),
             ({"Contract": "BINANCE:BTCUSD"}, "unknown contract 'BINANCE:BTCUSD' (did you mean"),
             ({"Contract": ""}, "contract must not be blank"),
-            ({"Leverage": True}, "leverage must be a number >= 1 (got 'TRUE/FALSE')"),
+            ({"Leverage": True}, "leverage must be a number, not TRUE/FALSE"),
         ],
     )
     def test_bad_rows_get_a_message_and_others_still_compute(self, overrides, message):

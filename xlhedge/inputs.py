@@ -56,7 +56,21 @@ def number(
         raise InputError(name, "must be a number", _first_text(value)) from None
     if arr.size == 0:
         raise InputError(name, "must not be empty")
-    checks: list[tuple[np.ndarray, str]] = [(np.isnan(arr), "must be a number, not blank/NaN")]
+    for bad, rule in violations(arr, gt=gt, ge=ge, lt=lt, allow_inf=allow_inf):
+        if bad.any():
+            raise InputError(name, f"{rule} ({_where(arr, bad)})")
+    return arr
+
+
+def violations(
+    arr: FloatArray, *, gt: float | None = None, ge: float | None = None,
+    lt: float | None = None, allow_inf: bool = False,
+) -> list[tuple[npt.NDArray[np.bool_], str]]:
+    """Each rule a number must meet, with the mask of the elements that break it, in the order
+    they are reported: the one wording of every rule, for a function's argument and a table's
+    column alike."""
+    checks: list[tuple[npt.NDArray[np.bool_], str]] = [
+        (np.isnan(arr), "must be a number, not blank/NaN")]
     if not allow_inf:
         checks.append((np.isinf(arr), "must be finite"))
     if gt is not None:
@@ -65,10 +79,7 @@ def number(
         checks.append((~(arr >= ge), f"must be >= {ge:g}"))
     if lt is not None:
         checks.append((~(arr < lt), f"must be < {lt:g}"))
-    for bad, rule in checks:
-        if bad.any():
-            raise InputError(name, f"{rule} ({_where(arr, bad)})")
-    return arr
+    return checks
 
 
 def _first_text(value: object) -> object:

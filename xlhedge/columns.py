@@ -1,0 +1,176 @@
+"""Every column of the plan and of the Inventory table, declared once.
+
+A :class:`Column` says what a column is called where the user sees it, what unit its numbers are
+in (and so how they are formatted in Excel and as text), how wide it is, whether it is totalled,
+what it shows for a price that is never reached or for no value, and which faces show it. The
+faces (the Inventory table and its refresh, the workbook builder, the terminal report, the plan
+file, the hedge sheet) loop over :data:`COLUMNS`; adding a column to the plan means declaring it
+here and computing it in :mod:`xlhedge.plan`, nothing else.
+
+No pandas and no numpy here: the command line imports this to print its help.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+NEVER = "never"  # how every face shows a price that is never reached (a 1x short's liquidation)
+
+Role = Literal["input", "market", "computed", "plan"]
+Face = Literal["inventory", "report", "file", "sheet"]
+ALL_FACES: frozenset[Face] = frozenset({"inventory", "report", "file", "sheet"})
+
+
+@dataclass(frozen=True)
+class Unit:
+    """How numbers of one kind look: an Excel number format, a text format, a minimum width."""
+
+    name: str
+    excel: str
+    text: Callable[[float], str]
+    width: float = 12.0
+
+
+UNITS: dict[str, Unit] = {u.name: u for u in (
+    Unit("text", "General", str, 10),
+    Unit("usd", "#,##0.00", "{:,.2f}".format, 13),
+    Unit("price", "#,##0.00", "{:,.2f}".format, 12),
+    Unit("coin", "0.00000000", "{:.8f}".format, 12),
+    Unit("settle", "0.00000000", "{:.8f}".format, 12),
+    Unit("percent", "0.0%", "{:.1%}".format, 8),
+    Unit("distance", "+0.0%;-0.0%;0.0%", "{:+.1%}".format, 9),
+    Unit("rate", "0.0000%", "{:.4%}".format, 10),
+    Unit("count", "#,##0.###", "{:,.10g}".format, 10),
+    Unit("leverage", '0.0"x"', "{:g}x".format, 8),
+    Unit("date", "yyyy-mm-dd hh:mm", str, 17),
+)}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: ``key`` in the plan (a DataFrame column), ``heading`` as the user sees it.
+
+    ``unit`` is a key of :data:`UNITS` (``settle``: the contract's settle coin; ``coin``: the
+    holding's own coin). ``role`` is its part in the Inventory table: typed by the user
+    (``input``), filled by a price source (``market``), written by a refresh (``computed``), or
+    not in the table (``plan``). ``faces`` lists where it is shown.
+    """
+
+    key: str
+    heading: str
+    unit: str = "text"
+    role: Role = "plan"
+    total: bool = False
+    faces: frozenset[Face] = ALL_FACES
+    never: str = NEVER
+    blank: str = ""
+    min_width: float = 0.0
+    aliases: tuple[str, ...] = field(default=())
+
+    @property
+    def width(self) -> float:
+        """Characters: the heading fits on one line, and so do the unit's numbers."""
+        return max(len(self.heading) + 3.0, UNITS[self.unit].width, self.min_width)
+
+    @property
+    def excel_format(self) -> str:
+        return UNITS[self.unit].excel
+
+    def text(self, value: object) -> str:
+        """The value as text: ``never`` for an infinity, ``blank`` for no value."""
+        if value is None or isinstance(value, str):
+            return self.blank if value is None or not value.strip() else value
+        number = float(value)  # type: ignore[arg-type]
+        if math.isnan(number):
+            return self.blank
+        if math.isinf(number):
+            return self.never
+        return UNITS[self.unit].text(number)
+
+    def cell(self, value: object) -> object:
+        """The value as a spreadsheet cell: a float, ``never`` for an infinity, None for none."""
+        if value is None or isinstance(value, str):
+            return value if value else None
+        number = float(value)  # type: ignore[arg-type]
+        if math.isnan(number):
+            return None
+        return self.never if math.isinf(number) else number
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("asset", "Asset", role="input", aliases=("coin",)),
+    Column("quantity", "Quantity", "count", "input", aliases=("qty",)),
+    Column("contract", "Contract", role="input", min_width=24, aliases=("symbol",)),
+    Column("hedge_ratio", "Hedge Ratio", "percent", "input", faces=frozenset({"inventory",
+                                                                               "file"}),
+           aliases=("ratio",)),
+    Column("leverage", "Leverage", "leverage", "input", faces=frozenset({"inventory", "file",
+                                                                          "sheet"})),
+    Column("collateral", "Collateral", "settle", "input", faces=frozenset({"inventory", "file"})),
+    Column("price", "Price", "price", "market", faces=frozenset({"inventory", "file"}),
+           aliases=("spotprice",)),
+    Column("mark_price", "Mark Price", "price", "market", faces=frozenset({"inventory", "file"}),
+           aliases=("mark",)),
+    Column("funding_rate", "Funding Rate", "rate", "market",
+           faces=frozenset({"inventory", "file"}), aliases=("funding",)),
+    Column("updated", "Updated", "date", "market", faces=frozenset({"inventory"})),
+    Column("notional_usd", "Notional (USD)", "usd", "computed", total=True,
+           faces=frozenset({"inventory", "file"})),
+    Column("exposure_usd", "Exposure (USD)", "usd", total=True, faces=frozenset({"file"})),
+    Column("target_usd", "Target (USD)", "usd", total=True, faces=frozenset({"file"})),
+    Column("contracts", "Contracts", "count", "computed"),
+    Column("contract_value", "Contract Value", "count", faces=frozenset({"file", "sheet"})),
+    Column("hedged_usd", "Hedged (USD)", "usd", "computed", total=True),
+    Column("residual_coin", "Residual (coin)", "coin", "computed",
+           faces=frozenset({"inventory", "file"})),
+    Column("net_delta_usd", "Net Delta (USD)", "usd", total=True, faces=frozenset({"file"})),
+    Column("margin_coin", "Margin (coin)", "settle", "computed"),
+    Column("settle", "Settle", faces=frozenset({"report", "file"})),
+    Column("liquidation_price", "Liq. Price", "price", "computed"),
+    Column("liquidation_distance", "Liq. Distance", "distance", "computed"),
+    Column("funding_annual", "Funding (yearly)", "percent", faces=frozenset({"file"})),
+    Column("funding_per_day_coin", "Funding / Day (coin)", "settle", faces=frozenset({"file"})),
+    Column("funding_per_day_usd", "Funding / Day (USD)", "usd", "computed", total=True,
+           faces=frozenset({"inventory", "report", "file"})),
+    Column("fee_to_open_coin", "Fee to Open (coin)", "settle", faces=frozenset({"file", "sheet"})),
+    Column("fee_to_open_usd", "Fee to Open (USD)", "usd", total=True,
+           faces=frozenset({"report", "file", "sheet"})),
+    Column("lot_size", "Lot Size", "count", faces=frozenset({"file"})),
+    Column("contract_type", "Type", faces=frozenset({"file"})),
+    Column("warnings", "Warnings", faces=frozenset({"file"})),
+    Column("error", "Error", faces=frozenset({"file"})),
+    Column("status", "Status", "text", "computed", faces=frozenset({"inventory"}), min_width=60),
+)
+
+
+def shown_in(face: Face, columns: Iterable[Column] | None = None) -> tuple[Column, ...]:
+    """The columns ``face`` shows, in their declared order."""
+    return tuple(c for c in (COLUMNS if columns is None else columns) if face in c.faces)
+
+
+def by_role(*roles: Role, columns: Iterable[Column] | None = None) -> tuple[Column, ...]:
+    """The Inventory table's columns with one of ``roles``, in their declared order."""
+    return tuple(c for c in shown_in("inventory", columns) if c.role in roles)
+
+
+def column_key(name: object) -> str:
+    """A heading reduced to letters and digits, lower case: ``Hedge Ratio`` -> ``hedgeratio``."""
+    return re.sub(r"[^a-z0-9]", "", str(name).lower())
+
+
+def is_blank(value: object) -> bool:
+    """No value: None, NaN (or NaT), or text of only spaces."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    try:
+        return bool(value != value)  # NaN and NaT are not equal to themselves
+    except TypeError:
+        return True  # pandas' NA: its truth is ambiguous
+    except ValueError:
+        return False  # an array
