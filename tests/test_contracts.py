@@ -1,11 +1,30 @@
 """Contract specs and the registry."""
 
+import csv
+import importlib.resources
+import importlib.util
+import io
+import math
+import subprocess
+import sys
+import textwrap
+from datetime import date, datetime
+
+import numpy as np
 import pandas as pd
 import pydantic
 import pytest
 
-from xlhedge import ContractSpec, UnknownContractError, default_registry, get_contract
-from xlhedge.contracts import format_tiers, parse_tiers
+from xlhedge import ContractSpec, InputError, UnknownContractError, default_registry, get_contract
+from xlhedge.contracts import (
+    TABLE_COLUMNS,
+    ContractRegistry,
+    MarginTier,
+    _as_date,
+    format_tiers,
+    parse_tiers,
+    spec_from_row,
+)
 
 REQUIRED = [
     "BITMEX:XBTUSD",
@@ -80,13 +99,16 @@ def test_table_overrides_and_adds():
     )
     registry = default_registry().with_frame(pd.concat([frame, extra]))
     assert registry.get("BYBIT:BTCUSD").taker_fee == 0.0006
+    assert registry.get("BYBIT:BTCUSD").as_of == BUILTIN_AS_OF  # filled cells are kept
+    assert registry.get("BYBIT:BTCUSD").source == default_registry().get("BYBIT:BTCUSD").source
     assert registry.get("BYBIT:SOLUSD").underlying == "SOL"
     assert default_registry().get("BYBIT:BTCUSD").taker_fee == 0.00055
 
 
 def test_bad_table_row_names_the_field():
     frame = default_registry().to_frame().head(1).assign(**{"Contract Value": -5})
-    with pytest.raises(ValueError, match="contract BITMEX:XBTUSD contract_value"):
+    with pytest.raises(InputError, match=r"^contract BITMEX:XBTUSD \(table row 1\): "
+                       r"Contract Value must be greater than 0 \(got -5.0\)$"):
         default_registry().with_frame(frame)
 
 
@@ -94,3 +116,236 @@ def test_bad_table_row_names_the_field():
 def test_bad_tier_text_names_tiers(text):
     with pytest.raises(ValueError, match="tiers must"):
         parse_tiers(text)
+
+
+# --- the built-in specs are data: xlhedge/data/contracts.csv -------------------------------------
+
+BUILTIN_AS_OF = date(2026, 11, 22)
+BINANCE_BTC_TIERS = ("0:0.004@125; 5:0.005@100; 10:0.01@50; 20:0.025@20; 50:0.05@10; 100:0.1@5; "
+                     "200:0.125@4; 400:0.15@3; 1000:0.25@2; 1500:0.5@1")
+
+
+def _builtin_rows() -> list[dict[str, str]]:
+    text = importlib.resources.files("xlhedge").joinpath("data/contracts.csv").read_text("utf-8")
+    return list(csv.DictReader(io.StringIO(text, newline="")))
+
+
+def test_builtin_specs_keep_the_numbers_of_the_old_module():
+    # Literal values of the removed xlhedge/builtin_contracts.py.
+    spec = get_contract("BINANCE:BTCUSD_PERP")
+    assert (spec.contract_value, spec.tick_size, spec.maker_fee, spec.taker_fee) == (
+        100, 0.1, 0.0002, 0.0005)
+    assert format_tiers(spec.tiers) == BINANCE_BTC_TIERS
+    assert spec.max_leverage == 125 and spec.as_of == BUILTIN_AS_OF
+    assert spec.maintenance_amounts[6] == 11.605  # the 200 BTC tier; Binance's FAQ at 300 BTC
+    assert "maintenance amount 11.605 BTC" in spec.source
+    assert spec.source.startswith("Binance FAQ: COIN-M contract multiplier 100 USD; brackets")
+    bitmex = get_contract("BITMEX:XBTUSD")
+    assert (bitmex.lot_size, bitmex.min_order, bitmex.tick_size) == (100, 100, 0.1)
+    assert get_contract("DERIBIT:BTC-PERPETUAL").maker_fee == 0
+    assert get_contract("BYBIT:BTCUSDT").tiers[1] == MarginTier(
+        floor=2_000_000, mmr=0.01, max_leverage=57.14)
+    linear = get_contract("BINANCE:BTCUSDT")
+    assert (linear.quote, linear.settle, linear.lot_size) == ("USDT", "USDT", 0.001)
+    assert linear.tiers[-1] == MarginTier(floor=300_000_000, mmr=0.5, max_leverage=1)
+    assert len(default_registry()) == 11
+    assert {s.as_of for s in default_registry()} == {BUILTIN_AS_OF}
+
+
+def test_builtin_csv_has_the_table_columns_and_reads_by_the_user_rules():
+    rows = _builtin_rows()
+    assert list(rows[0]) == list(TABLE_COLUMNS.values())
+    assert [spec_from_row(row) for row in rows] == list(default_registry())
+    # The workbook's table of the built-ins reads back to the same specs.
+    assert list(ContractRegistry().with_frame(default_registry().to_frame())) == list(
+        default_registry())
+
+
+def test_builtin_module_is_gone_and_the_registry_is_cached():
+    assert importlib.util.find_spec("xlhedge.builtin_contracts") is None
+    assert default_registry() is default_registry()
+
+
+def test_contracts_module_does_not_import_pandas():
+    # The package's __init__ imports the whole core (pandas with it); a bare package object
+    # lets the subprocess import xlhedge.contracts and its own imports alone.
+    code = textwrap.dedent("""
+        import importlib.util, sys
+        package = importlib.util.module_from_spec(importlib.util.find_spec("xlhedge"))
+        sys.modules["xlhedge"] = package  # the package, its __init__ not run
+        import xlhedge.contracts as contracts
+        contracts.default_registry().get("BINANCE:BTCUSD_PERP")
+        print(sorted(m for m in sys.modules if m.split(".")[0] == "pandas"))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_format_tiers_reads_back_exactly():
+    tiers = (MarginTier(floor=0, mmr=0.004), MarginTier(floor=1_234_567, mmr=0.0123456789))
+    assert parse_tiers(format_tiers(tiers)) == tiers
+    assert format_tiers(get_contract("BYBIT:BTCUSDT").tiers) == "0:0.005@100; 2e+06:0.01@57.14"
+
+
+# --- a user's rows: defaults, inheritance, every error at once ---------------------------------
+
+NEW = {"Symbol": "KRAKEN:PI_XBTUSD", "Underlying": "btc", "Type": "Inverse", "Contract Value": 1,
+       "Tick Size": 0.5, "Max Leverage": 50, "Taker Fee": 0.0005, "MM Tiers": "0:0.01@50"}
+
+
+def _read_csv(text: str) -> pd.DataFrame:
+    return pd.read_csv(io.StringIO(textwrap.dedent(text)), skipinitialspace=True)
+
+
+def test_a_new_contract_needs_only_the_required_columns():
+    spec = spec_from_row(NEW)
+    assert (spec.exchange, spec.underlying, spec.quote, spec.settle) == ("KRAKEN", "BTC", "USD",
+                                                                         "BTC")
+    assert (spec.contract_type, spec.lot_size, spec.min_order) == ("inverse", 1, 1)
+    assert spec.funding_interval_hours == 8 and spec.maker_fee == spec.taker_fee == 0.0005
+    assert spec.as_of == date.today() and spec.source == "user"
+
+
+def test_defaults_follow_the_row():
+    frame = _read_csv("""\
+        Symbol, Underlying, Quote, Type, Contract Value, Tick Size, Lot Size, Max Leverage, Maker Fee, Taker Fee, MM Tiers
+        KRAKEN:PF_XBTUSD, BTC, USDT, linear, 1, 0.5, 0.001, 50, -0.0001, 0.0005, 0:0.01@50
+    """)  # noqa: E501
+    spec = default_registry().with_frame(frame).get("KRAKEN:PF_XBTUSD")
+    assert (spec.settle, spec.min_order, spec.maker_fee) == ("USDT", 0.001, -0.0001)
+
+
+def test_a_new_contract_names_every_missing_required_column():
+    with pytest.raises(InputError) as info:
+        spec_from_row({"Symbol": "KRAKEN:PI_ETHUSD", "Exchange": "KRAKEN"})
+    assert str(info.value) == (
+        "contract KRAKEN:PI_ETHUSD: Underlying is required; Type is required; Contract Value is "
+        "required; Tick Size is required; Taker Fee is required; Max Leverage is required; "
+        "MM Tiers is required")
+
+
+def test_an_override_keeps_the_builtin_values_of_its_blank_cells():
+    frame = _read_csv("""\
+        Symbol, Taker Fee, Maker Fee, MM Tiers, As Of, Source
+        bybit:btcusd, 0.0006, , , ,
+        BINANCE:BTCUSD_PERP, , , , ,
+        OKX:BTC-USD-SWAP, , , 0:0.005@100, 2026-12-01, OKX tier page
+    """)
+    registry = default_registry().with_frame(frame)
+    old, new = default_registry().get("BYBIT:BTCUSD"), registry.get("BYBIT:BTCUSD")
+    assert new.symbol == "BYBIT:BTCUSD" and new.taker_fee == 0.0006
+    assert new.maker_fee == old.maker_fee == 0.0002  # kept, not the Taker Fee
+    assert new.model_dump(exclude={"taker_fee", "as_of", "source"}) == old.model_dump(
+        exclude={"taker_fee", "as_of", "source"})
+    assert new.as_of == date.today()
+    assert new.source == f"user: Taker Fee; other columns as of 2026-11-22: {old.source}"
+    # A row that changes nothing is the built-in, date and source included.
+    assert registry.get("BINANCE:BTCUSD_PERP") == default_registry().get("BINANCE:BTCUSD_PERP")
+    okx = registry.get("OKX:BTC-USD-SWAP")
+    assert (okx.as_of, okx.source, okx.tiers[0].mmr) == (date(2026, 12, 1), "OKX tier page", 0.005)
+    assert okx.contract_value == 100
+
+
+def test_every_error_of_a_row_in_one_message():
+    frame = _read_csv("""\
+        Symbol, Underlying, Type, Contract Value, Tick Size, Max Leverage, Taker Fee, MM Tiers, As Of
+        KRAKEN:PI_XBTUSD, BTC, inverse, 1, 0.5, 50, 0.0005, 0:0.01@50, 2026-11-22
+        BINANCE:X, BTC, perp, -5, , TRUE, 0.05, 0:1.5, someday
+    """)  # noqa: E501
+    with pytest.raises(InputError) as info:
+        default_registry().with_frame(frame)
+    assert str(info.value) == (
+        "contract BINANCE:X (table row 2): Type must be \"inverse\" or \"linear\" (got 'perp'); "
+        "Contract Value must be greater than 0 (got -5.0); Tick Size is required; "
+        "Taker Fee must be less than 0.01 (got 0.05); "
+        "Max Leverage must be a number, not TRUE/FALSE (got 'TRUE'); "
+        "MM Tiers must be floor >= 0, 0 <= mmr < 1, max_leverage >= 1 "
+        "(\"floor:mmr[@max_leverage]; ...\") (got '0:1.5'); "
+        "As Of must be a date: YYYY-MM-DD or an Excel date number from 61 (1900-03-01) to "
+        "2958465 (9999-12-31) (got 'someday')")
+    assert isinstance(info.value, ValueError)
+
+
+def test_an_override_reports_its_errors_too():
+    with pytest.raises(InputError, match=r"^contract BYBIT:BTCUSD: Tick Size must be greater "
+                       r"than 0 \(got 0.0\); Max Leverage must be greater than or equal to 1"):
+        default_registry().with_rows([{"Symbol": "BYBIT:BTCUSD", "Tick Size": 0,
+                                       "Max Leverage": 0.5}], where="")
+
+
+def test_rows_that_break_a_rule_across_columns():
+    with pytest.raises(InputError, match="symbol OKX:NEW must start with the exchange BYBIT:"):
+        spec_from_row(NEW | {"Symbol": "OKX:NEW", "Exchange": "bybit"})
+    with pytest.raises(InputError, match="MM Tiers must start at floor 0"):
+        spec_from_row(NEW | {"MM Tiers": "5:0.01"})
+    with pytest.raises(InputError, match="Symbol must look like EXCHANGE:NATIVE_ID"):
+        spec_from_row(NEW | {"Symbol": "PI_XBTUSD"})
+
+
+@pytest.mark.parametrize("value", [True, False, np.True_, "TRUE", "yes", "", float("inf"),
+                                   "nan", "1,5"])
+def test_numbers_must_be_numbers(value):
+    row = NEW | {"Contract Value": value}
+    if value == "":  # a blank cell: required
+        match = "Contract Value is required"
+    elif isinstance(value, bool | np.bool_) or value == "TRUE":
+        match = "Contract Value must be a number, not TRUE/FALSE"
+    else:
+        match = "Contract Value must be a (finite )?number"
+    with pytest.raises(InputError, match=match):
+        spec_from_row(row)
+
+
+def test_text_true_is_a_coin_not_a_boolean():
+    assert spec_from_row(NEW | {"Underlying": "true"}).settle == "TRUE"
+    with pytest.raises(InputError, match="Underlying must be text, not TRUE/FALSE"):
+        spec_from_row(NEW | {"Underlying": True})
+
+
+def test_number_text_and_numpy_numbers_are_read():
+    spec = spec_from_row(NEW | {"Contract Value": " 10 ", "Tick Size": np.float32(0.5),
+                                "Max Leverage": np.int64(20)})
+    assert (spec.contract_value, spec.tick_size, spec.max_leverage) == (10, 0.5, 20)
+
+
+# --- As Of -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-11-22", BUILTIN_AS_OF),
+        (" 2026-11-22T08:00:00 ", BUILTIN_AS_OF),
+        (46348, BUILTIN_AS_OF),  # Excel's date number
+        (46348.75, BUILTIN_AS_OF),
+        ("46348", BUILTIN_AS_OF),
+        (np.int64(46348), BUILTIN_AS_OF),
+        (61, date(1900, 3, 1)),
+        (2958465, date(9999, 12, 31)),
+        (datetime(2026, 11, 22, 23, 59), BUILTIN_AS_OF),
+        (pd.Timestamp("2026-11-22 12:00"), BUILTIN_AS_OF),
+        (BUILTIN_AS_OF, BUILTIN_AS_OF),
+    ],
+)
+def test_as_of_reads_dates(value, expected):
+    assert _as_date(value) == expected
+    assert spec_from_row(NEW | {"As Of": value}).as_of == expected
+
+
+@pytest.mark.parametrize("value", [1e10, 2958466, 60, 0, -1, -1e10, math.inf, -math.inf, math.nan,
+                                   "inf", "garbage", "2026-13-01", True, np.False_])
+def test_as_of_out_of_range_or_garbage_is_an_input_error(value):
+    with pytest.raises(InputError, match=r"^As Of must be a date: YYYY-MM-DD or an Excel date "
+                       r"number from 61 \(1900-03-01\) to 2958465 \(9999-12-31\) \(got "):
+        _as_date(value)
+
+
+def test_as_of_errors_in_a_row_name_the_contract():
+    with pytest.raises(InputError, match=r"^contract KRAKEN:PI_XBTUSD: As Of must be a date.*"
+                       r"\(got 10000000000.0\)$"):
+        spec_from_row(NEW | {"As Of": 1e10})
+
+
+def test_blank_cells_are_blank():
+    # pandas gives NaN (and NaT) for empty cells: an empty As Of is today, not an error.
+    for blank in (math.nan, None, "  ", pd.NaT):
+        assert spec_from_row(NEW | {"As Of": blank, "Lot Size": blank}).as_of == date.today()

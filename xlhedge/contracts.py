@@ -8,20 +8,27 @@ Tier floors are position values in the settle currency: coin for inverse, quote 
 
 from __future__ import annotations
 
+import csv
 import difflib
 import functools
+import importlib.resources
+import io
 import itertools
+import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from xlhedge.errors import InputError, UnknownContractError
-from xlhedge.inputs import FloatArray
+
+if TYPE_CHECKING:  # pandas only for hints: the command line imports this module, not pandas
+    import pandas as pd
+
+    from xlhedge.inputs import FloatArray
 
 
 class MarginTier(BaseModel):
@@ -37,7 +44,7 @@ class MarginTier(BaseModel):
 class ContractSpec(BaseModel):
     """What an exchange says about one contract, with the date and source of the numbers."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
     symbol: str = Field(description="EXCHANGE:NATIVE_ID, e.g. BINANCE:BTCUSD_PERP")
     exchange: str
@@ -61,7 +68,7 @@ class ContractSpec(BaseModel):
     @classmethod
     def _symbol_form(cls, value: str) -> str:
         if not re.fullmatch(r"[A-Z0-9]+:[A-Za-z0-9_.\-/]+", value):
-            raise ValueError("symbol must look like EXCHANGE:NATIVE_ID, e.g. BINANCE:BTCUSD_PERP")
+            raise ValueError("must look like EXCHANGE:NATIVE_ID, e.g. BINANCE:BTCUSD_PERP")
         return value
 
     @field_validator("exchange", "underlying", "quote", "settle")
@@ -75,10 +82,10 @@ class ContractSpec(BaseModel):
             raise ValueError(f"symbol {self.symbol} must start with the exchange {self.exchange}:")
         floors = [t.floor for t in self.tiers]
         if floors[0] != 0 or any(b <= a for a, b in itertools.pairwise(floors)):
-            raise ValueError("tiers must start at floor 0 with floors strictly increasing")
+            raise ValueError("MM Tiers must start at floor 0 with floors strictly increasing")
         mmrs = [t.mmr for t in self.tiers]
         if any(b < a for a, b in itertools.pairwise(mmrs)):
-            raise ValueError("tier MMRs must not decrease")
+            raise ValueError("MM Tiers' MMRs must not decrease")
         return self
 
     @property
@@ -106,11 +113,18 @@ def format_tiers(tiers: Iterable[MarginTier]) -> str:
     """Tiers as the editable text of a table cell: ``0:0.004@125; 5:0.005@100``."""
     parts = []
     for tier in tiers:
-        text = f"{tier.floor:g}:{tier.mmr:g}"
+        text = f"{_number_text(tier.floor)}:{_number_text(tier.mmr)}"
         if tier.max_leverage is not None:
-            text += f"@{tier.max_leverage:g}"
+            text += f"@{_number_text(tier.max_leverage)}"
         parts.append(text)
     return "; ".join(parts)
+
+
+def _number_text(value: float) -> str:
+    """``value`` as short text that reads back exactly: ``:g`` (1e+06), or all the digits needed
+    where six significant digits would round (``:g`` writes 1234567 as 1.23457e+06)."""
+    text = f"{value:g}"
+    return text if float(text) == value else np.format_float_positional(float(value), trim="-")
 
 
 def parse_tiers(text: str) -> tuple[MarginTier, ...]:
@@ -160,40 +174,231 @@ def _key(name: object) -> str:
 
 _FIELD_BY_KEY = {_key(k): k for k in TABLE_COLUMNS} | {_key(v): k for k, v in TABLE_COLUMNS.items()}
 
+# Cells a row must fill, unless it overrides a known symbol (whose values its blank cells keep).
+REQUIRED_COLUMNS: tuple[str, ...] = (
+    "symbol", "underlying", "contract_type", "contract_value", "tick_size", "max_leverage",
+    "taker_fee", "tiers",
+)
+USER_SOURCE = "user"
+EXCEL_EPOCH = datetime(1899, 12, 30)
+# Excel's date numbers that are real dates: 1900-03-01 (after Excel's phantom 1900-02-29) on.
+EXCEL_SERIALS = (61, 2958465)
 
-def spec_from_row(row: Mapping[str, Any]) -> ContractSpec:
-    """A spec from one table row; headings may be field names or the table's headings."""
+
+def spec_from_row(
+    row: Mapping[str, Any], registry: ContractRegistry | None = None, *, where: str = ""
+) -> ContractSpec:
+    """A spec from one table row; headings may be field names or the table's headings.
+
+    Blank cells (empty, None, NaN) of a row whose symbol ``registry`` knows keep that spec's
+    values, so a row may change only the Taker Fee; As Of and Source then become today and
+    ``user: <changed headings>; ...`` unless the row changes nothing. A new symbol must fill
+    Symbol, Underlying, Type, Contract Value, Tick Size, Max Leverage, Taker Fee and MM Tiers;
+    the rest default: Exchange from the symbol, Quote USD, Settle the Underlying (inverse) or
+    the Quote (linear), Lot Size 1, Min Order the Lot Size, Funding Interval 8 h, Maker Fee the
+    Taker Fee, As Of today, Source ``user``. Text cells are read as the csv module gives them.
+
+    Raises one :class:`InputError` naming the row (``where``) and every broken cell, by the
+    headings the user sees: ``contract X:Y (row 3): Contract Value must be greater than 0 ...``.
+    """
     data: dict[str, Any] = {}
+    errors: dict[str, str] = {}
     for heading, value in row.items():
         field = _FIELD_BY_KEY.get(_key(heading))
-        if field is None or value is None or (isinstance(value, float) and np.isnan(value)):
+        if field is None or _blank(value):
             continue
-        data[field] = value
-    if "tiers" in data and isinstance(data["tiers"], str):
-        data["tiers"] = parse_tiers(data["tiers"])
-    data["as_of"] = _as_date(data.get("as_of", date.today()))
-    if "symbol" in data and "exchange" not in data:
-        data["exchange"] = str(data["symbol"]).split(":", 1)[0]
-    symbol = data.get("symbol", "?")
+        try:
+            data[field] = _CELL_READERS[field](value)
+        except InputError as exc:
+            errors[field] = TABLE_COLUMNS[field] + str(exc).removeprefix(exc.argument)
+    symbol = data.get("symbol")
+    base = registry.find(symbol) if registry is not None and symbol else None
+    derived: dict[str, str] = {}
+    if base is not None:
+        data["symbol"] = base.symbol
+        _inherit(data, errors, base)
+    else:
+        if symbol and ":" in symbol:
+            exchange, native = symbol.split(":", 1)
+            data["symbol"] = f"{exchange.upper()}:{native}"
+        derived = _defaults(data, errors)
+    label = f"contract {data.get('symbol') or symbol or '?'}" + (f" ({where})" if where else "")
     try:
-        return ContractSpec(**data)
+        spec = ContractSpec.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "spec"
-        raise InputError(f"contract {symbol} {where}", first["msg"].lower()) from None
+        missing_ok = bool(errors)  # a default not derived because its source cell is broken
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else ""
+            if field in errors or (error["type"] == "missing" and missing_ok):
+                continue
+            errors[field or f"_{len(errors)}"] = _pydantic_message(field, error)
+        for field, source in derived.items():  # a Maker Fee taken from a broken Taker Fee
+            if source in errors:
+                errors.pop(field, None)
+    if errors:
+        order = {f: i for i, f in enumerate(TABLE_COLUMNS)}
+        messages = [errors[f] for f in sorted(errors, key=lambda f: order.get(f, len(order)))]
+        raise InputError(f"{label}:", "; ".join(messages))
+    return spec
 
 
-def _as_date(value: object) -> object:
-    """A date from a table cell: a date, a timestamp, ISO text or an Excel serial number."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return (EXCEL_EPOCH + timedelta(days=float(value))).date()
+def _inherit(data: dict[str, Any], errors: Mapping[str, str], base: ContractSpec) -> None:
+    """Fill a row's blank cells from the spec it overrides."""
+    changed = [
+        heading for f, heading in TABLE_COLUMNS.items()
+        if f not in ("as_of", "source")
+        and (f in errors or (f in data and data[f] != getattr(base, f)))
+    ]
+    blank = [f for f in TABLE_COLUMNS if f not in data and f not in errors]
+    for field in blank:
+        data[field] = getattr(base, field)
+    if changed and "as_of" in blank:
+        data["as_of"] = date.today()
+    if changed and "source" in blank:
+        data["source"] = (f"{USER_SOURCE}: {', '.join(changed)}; other columns as of "
+                          f"{base.as_of.isoformat()}: {base.source}")
+
+
+def _defaults(data: dict[str, Any], errors: dict[str, str]) -> dict[str, str]:
+    """Fill a new contract's blank cells with the defaults; name the required ones missing.
+
+    Returns the cells filled from another cell, e.g. ``{"maker_fee": "taker_fee"}``.
+    """
+    for field in REQUIRED_COLUMNS:
+        if field not in data and field not in errors:
+            errors[field] = f"{TABLE_COLUMNS[field]} is required"
+    data.setdefault("quote", "USD")
+    data.setdefault("lot_size", 1.0)
+    data.setdefault("funding_interval_hours", 8.0)
+    data.setdefault("as_of", date.today())
+    data.setdefault("source", USER_SOURCE)
+    settle_from = {"inverse": "underlying", "linear": "quote"}.get(data.get("contract_type", ""))
+    derived = {"exchange": "symbol", "settle": settle_from or "contract_type",
+               "min_order": "lot_size", "maker_fee": "taker_fee"}
+    for field, source in list(derived.items()):
+        if field in data or field in errors:
+            del derived[field]
+        elif source in data:
+            value = data[source]
+            data[field] = value.split(":", 1)[0] if field == "exchange" else value
+    return derived
+
+
+def _pydantic_message(field: str, error: Any) -> str:
+    """A pydantic error in the table's words: ``Contract Value must be greater than 0 (got -5)``."""
+    message = str(error["msg"]).removeprefix("Value error, ")
+    message = re.sub(r"^Input should be\b", "must be", message)
+    if error["type"] == "missing":
+        message = "is required"
+    if field not in TABLE_COLUMNS:
+        return message
+    got = "" if error["type"] == "missing" else f" (got {error['input']!r})"
+    return f"{TABLE_COLUMNS[field]} {message}{got}"
+
+
+def _blank(value: object) -> bool:
+    """An empty cell: None, blank text, NaN or NaT (pandas' empty cells)."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    try:
+        return bool(value != value)  # NaN and NaT are not equal to themselves
+    except TypeError:  # pandas.NA
+        return True
+    except ValueError:  # an array
+        return False
+
+
+def _is_bool(value: object) -> bool:
+    """TRUE/FALSE: a boolean cell, or its text in a CSV file."""
+    if isinstance(value, str):
+        return value.strip().upper() in ("TRUE", "FALSE")
+    return isinstance(value, bool | np.bool_)
+
+
+def _number(heading: str) -> Callable[[object], float]:
+    def read(value: object) -> float:
+        if _is_bool(value):
+            raise InputError(heading, "must be a number, not TRUE/FALSE", value)
+        try:
+            number = float(value.strip() if isinstance(value, str) else value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise InputError(heading, "must be a number", value) from None
+        if not math.isfinite(number):
+            raise InputError(heading, "must be a finite number", value)
+        return number
+
+    return read
+
+
+def _text(heading: str, upper: bool = False) -> Callable[[object], str]:
+    def read(value: object) -> str:
+        if isinstance(value, bool | np.bool_):  # the text TRUE may be a coin's name
+            raise InputError(heading, "must be text, not TRUE/FALSE", value)
+        text = str(value).strip()
+        return text.upper() if upper else text
+
+    return read
+
+
+def _contract_type(value: object) -> str:
+    text = value.strip().lower() if isinstance(value, str) else None
+    if text not in ("inverse", "linear"):
+        raise InputError(TABLE_COLUMNS["contract_type"], 'must be "inverse" or "linear"', value)
+    return text
+
+
+def _tiers(value: object) -> tuple[MarginTier, ...]:
+    if isinstance(value, str):
+        return parse_tiers(value)
+    if isinstance(value, list | tuple) and value:
+        try:
+            return tuple(MarginTier.model_validate(t) for t in value)
+        except ValidationError:
+            pass
+    raise InputError("tiers", 'must be text "floor:mmr[@max_leverage]; ..."', value)
+
+
+def _as_date(value: object, heading: str = TABLE_COLUMNS["as_of"]) -> date:
+    """A date from a table cell: a date, a timestamp, ISO text or an Excel date number."""
+    rule = (f"must be a date: YYYY-MM-DD or an Excel date number from {EXCEL_SERIALS[0]} "
+            f"(1900-03-01) to {EXCEL_SERIALS[1]} (9999-12-31)")
     if isinstance(value, datetime):
         return value.date()
-    return value
+    if isinstance(value, date):
+        return value
+    serial: float | None = None
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.strip()).date()
+        except ValueError:
+            pass
+        try:
+            serial = float(value)
+        except ValueError:
+            raise InputError(heading, rule, value) from None
+    elif isinstance(value, int | float | np.integer | np.floating) and not _is_bool(value):
+        serial = float(value)
+    if serial is None or not EXCEL_SERIALS[0] <= serial < EXCEL_SERIALS[1] + 1:  # NaN fails too
+        raise InputError(heading, rule, value)
+    return (EXCEL_EPOCH + timedelta(days=serial)).date()
 
 
-EXCEL_EPOCH = datetime(1899, 12, 30)
-
+_NUMBER_FIELDS = ("contract_value", "tick_size", "lot_size", "min_order",
+                  "funding_interval_hours", "maker_fee", "taker_fee", "max_leverage")
+_CELL_READERS: dict[str, Callable[[object], Any]] = {
+    "symbol": _text(TABLE_COLUMNS["symbol"]),
+    "exchange": _text(TABLE_COLUMNS["exchange"], upper=True),
+    "underlying": _text(TABLE_COLUMNS["underlying"], upper=True),
+    "quote": _text(TABLE_COLUMNS["quote"], upper=True),
+    "contract_type": _contract_type,
+    "settle": _text(TABLE_COLUMNS["settle"], upper=True),
+    "tiers": _tiers,
+    "as_of": _as_date,
+    "source": _text(TABLE_COLUMNS["source"]),
+}
+_CELL_READERS |= {field: _number(TABLE_COLUMNS[field]) for field in _NUMBER_FIELDS}
 
 class ContractRegistry:
     """Specs by symbol; lookups ignore case; later specs override earlier ones."""
@@ -213,10 +418,14 @@ class ContractRegistry:
         return isinstance(symbol, str) and symbol.strip().upper() in self._specs
 
     def get(self, symbol: str) -> ContractSpec:
-        key = str(symbol).strip().upper()
-        if key in self._specs:
-            return self._specs[key]
-        raise UnknownContractError(str(symbol), self.closest(key))
+        spec = self.find(symbol)
+        if spec is not None:
+            return spec
+        raise UnknownContractError(str(symbol), self.closest(str(symbol).strip().upper()))
+
+    def find(self, symbol: str) -> ContractSpec | None:
+        """The spec for ``symbol`` (any case), or None."""
+        return self._specs.get(str(symbol).strip().upper())
 
     def closest(self, symbol: str, n: int = 3) -> list[str]:
         """Known symbols nearest to ``symbol``, matching on the whole symbol or its native id."""
@@ -231,13 +440,30 @@ class ContractRegistry:
         """A new registry where ``specs`` add to or override these."""
         return ContractRegistry([*self, *specs])
 
+    def with_rows(
+        self, rows: Iterable[Mapping[str, Any]], where: str = "table row {n}"
+    ) -> ContractRegistry:
+        """Override or add specs from table rows (see :func:`spec_from_row`); blank rows skipped.
+
+        Each row is read against these specs, so a row for a known symbol inherits their values
+        for its blank cells. ``where`` names a row in errors; ``{n}`` is its number from 1.
+        """
+        specs = [
+            spec_from_row(row, self, where=where.format(n=n))
+            for n, row in enumerate(rows, start=1)
+            if not all(_blank(v) for v in row.values())
+        ]
+        return self.with_specs(specs)
+
     def with_frame(self, frame: pd.DataFrame) -> ContractRegistry:
         """Override or add specs from a table (e.g. the workbook's Contracts sheet)."""
-        rows = frame.dropna(how="all").to_dict("records")
-        return self.with_specs(spec_from_row({str(k): v for k, v in row.items()}) for row in rows)
+        records = frame.to_dict("records")
+        return self.with_rows({str(k): v for k, v in row.items()} for row in records)
 
     def to_frame(self) -> pd.DataFrame:
         """The registry as a table with the workbook's headings; tiers as editable text."""
+        import pandas as pd
+
         rows = []
         for spec in self:
             data = spec.model_dump()
@@ -246,12 +472,20 @@ class ContractRegistry:
         return pd.DataFrame(rows, columns=list(TABLE_COLUMNS.values()))
 
 
+BUILTIN_FILE = "data/contracts.csv"
+
+
 @functools.cache
 def default_registry() -> ContractRegistry:
-    """The built-in, dated specs."""
-    from xlhedge.builtin_contracts import BUILTIN_SPECS
+    """The built-in, dated specs, read from the package's ``data/contracts.csv``.
 
-    return ContractRegistry(BUILTIN_SPECS)
+    That file is a snapshot of the exchanges' published numbers in the Contracts table's columns,
+    each row with the date and source of its numbers; it is read by the same rules as a user's
+    table. Users override any of it from the workbook's Contracts table or ``--contracts``.
+    """
+    text = importlib.resources.files("xlhedge").joinpath(BUILTIN_FILE).read_text(encoding="utf-8")
+    rows = csv.DictReader(io.StringIO(text, newline=""))
+    return ContractRegistry().with_rows(rows, where=f"xlhedge/{BUILTIN_FILE} row {{n}}")
 
 
 def get_contract(symbol: str, registry: ContractRegistry | None = None) -> ContractSpec:
