@@ -24,6 +24,7 @@ import xlsxwriter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from xlhedge import hedgesheet
+from xlhedge.columns import COLUMNS
 from xlhedge.errors import XlhedgeError
 from xlhedge.hedgesheet import (
     CHART_MOVES,
@@ -128,8 +129,11 @@ def header_row_of(ws: Worksheet, *titles: str) -> int:
     return int(rows.pop())
 
 
+H = {c.key: c.heading for c in COLUMNS}  # the headings the sheet shows
+
+
 def orders(ws: Worksheet) -> list[dict[str, Any]]:
-    return table_below(ws, header_row_of(ws, "Order", "Fee to open (USD)"), "#")
+    return table_below(ws, header_row_of(ws, "Order", H["fee_to_open_usd"]), "#")
 
 
 def approx(value: float) -> Any:
@@ -184,20 +188,20 @@ def test_orders_match_plan(ws: Worksheet, plan: pd.DataFrame) -> None:
         assert line["Asset"].value == row["asset"] and line["Asset"].data_type == "s"
         n = row["contracts"]
         assert line["Order"].value == f"SELL {int(n):,} contracts of {row['contract']}"
-        check_number(line["Contracts"], n)
-        check_number(line["Contract value"], row["contract_value"])
-        check_number(line["About USD notional"], row["hedged_usd"])
-        check_number(line["Leverage"], row["leverage"])
-        check_number(line["Isolated margin to post"], row["margin_coin"])
-        check_number(line["Est. liquidation price (USD)"], row["liquidation_price"], never=True)
-        check_number(line["Liquidation distance"], row["liquidation_distance"], never=True)
-        check_number(line["Fee to open (coin)"], row["fee_to_open_coin"])
-        check_number(line["Fee to open (USD)"], row["fee_to_open_usd"])
-        assert row["settle"] in line["Isolated margin to post"].number_format
-        assert ".00000000" in line["Isolated margin to post"].number_format
-        assert "#,##0.00" in line["Fee to open (USD)"].number_format
+        check_number(line[H["contracts"]], n)
+        check_number(line[H["contract_value"]], row["contract_value"])
+        check_number(line[H["hedged_usd"]], row["hedged_usd"])
+        check_number(line[H["leverage"]], row["leverage"])
+        check_number(line[H["margin_coin"]], row["margin_coin"])
+        check_number(line[H["liquidation_price"]], row["liquidation_price"], never=True)
+        check_number(line[H["liquidation_distance"]], row["liquidation_distance"], never=True)
+        check_number(line[H["fee_to_open_coin"]], row["fee_to_open_coin"])
+        check_number(line[H["fee_to_open_usd"]], row["fee_to_open_usd"])
+        assert row["settle"] in line[H["margin_coin"]].number_format
+        assert ".00000000" in line[H["margin_coin"]].number_format
+        assert "#,##0.00" in line[H["fee_to_open_usd"]].number_format
     assert got[0]["Order"].value == "SELL 900 contracts of BINANCE:BTCUSD_PERP"
-    assert got[5]["Liquidation distance"].value == "never"  # the 1x Deribit short
+    assert got[5][H["liquidation_distance"]].value == "never"  # the 1x Deribit short
 
 
 def test_errors_are_listed_with_their_text(ws: Worksheet, plan: pd.DataFrame) -> None:
@@ -211,10 +215,12 @@ def test_errors_are_listed_with_their_text(ws: Worksheet, plan: pd.DataFrame) ->
 
 def test_unwind_lines(ws: Worksheet, plan: pd.DataFrame) -> None:
     title = cell_with(ws, SECTIONS["unwind"])
-    header = header_row_of(ws, "Order", "Fee to open (USD)")
-    columns = {ws.cell(header, c).value: c for c in range(1, 13)}
+    header = header_row_of(ws, "Order", H["fee_to_open_usd"])
+    columns = {ws.cell(header, c).value: c for c in range(1, ws.max_column + 1)}
+    unwind_header = [ws.cell(title.row + 1, c).value for c in range(1, ws.max_column + 1)]
+    assert unwind_header[:3] == ["#", "Asset", "Order"] and H["contracts"] in unwind_header
     expected = live_rows(plan)
-    for i, (_, row) in enumerate(expected.iterrows(), start=title.row + 1):
+    for i, (_, row) in enumerate(expected.iterrows(), start=title.row + 2):
         n = row["contracts"]
         assert ws.cell(i, columns["Order"]).value == (
             f"BUY {int(n):,} contracts of {row['contract']} to close")
@@ -319,7 +325,7 @@ def test_print_settings(sheet_path: Path, ws: Worksheet) -> None:
     assert ws.sheet_properties.pageSetUpPr.fitToPage is True
     assert setup.fitToWidth in (None, 1)  # 1 is the default, so xlsxwriter leaves it out
     assert setup.fitToHeight == 0  # as many pages tall as needed
-    header = header_row_of(ws, "Order", "Fee to open (USD)")
+    header = header_row_of(ws, "Order", H["fee_to_open_usd"])
     assert ws.print_title_rows == f"${header}:${header}"
     last = max(c.row for row in ws.iter_rows(max_col=12) for c in row if c.value not in (None, ""))
     assert ws.print_area == f"'{hedgesheet.SHEET_NAME}'!$A$1:$L${last}"
@@ -463,7 +469,7 @@ def test_pdf_is_one_page_wide(sheet_path: Path, pdf_pages: list[str], plan: pd.D
     assert "Monitor and unwind plan set" in overview
     assert "Payoff: value of the holdings after a price move" in overview
     # the orders page holds every order line from the leftmost to the rightmost column
-    assert "Fee to open" in orders_page and "(USD)" in orders_page
+    assert "Fee to Open" in orders_page and "(USD)" in orders_page
     lines = orders_page.splitlines()
     for _, row in live_rows(plan).iterrows():
         sell = order_text("SELL", row["contracts"], row["contract"])

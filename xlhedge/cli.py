@@ -15,7 +15,7 @@ from xlhedge.files import write_frame
 from xlhedge.inventory import TABLE_NAME, now_utc
 from xlhedge.pdf import LibreOfficeMissingError, PdfConversionError
 from xlhedge.plan import plan_hedge
-from xlhedge.report import plan_text
+from xlhedge.report import plan_file_formats, plan_table, plan_text
 
 
 def read_table_file(path: Path) -> pd.DataFrame:
@@ -38,7 +38,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     plan = plan_hedge(read_table_file(args.inventory), _registry(args.contracts))
     print(plan_text(plan))
     if args.out:
-        print(f"\nwrote {write_frame(plan, args.out)}")
+        written = write_frame(plan_table(plan), args.out, formats=plan_file_formats())
+        print(f"\nwrote {written}")
     return 0
 
 

@@ -40,11 +40,12 @@ UNITS: dict[str, Unit] = {u.name: u for u in (
     Unit("usd", "#,##0.00", "{:,.2f}".format, 13),
     Unit("price", "#,##0.00", "{:,.2f}".format, 12),
     Unit("coin", "0.00000000", "{:.8f}".format, 12),
-    Unit("settle", "0.00000000", "{:.8f}".format, 12),
+    Unit("settle", "0.00000000", "{:.8f}".format, 17),  # room for the coin's name
     Unit("percent", "0.0%", "{:.1%}".format, 8),
     Unit("distance", "+0.0%;-0.0%;0.0%", "{:+.1%}".format, 9),
     Unit("rate", "0.0000%", "{:.4%}".format, 10),
     Unit("count", "#,##0.###", "{:,.10g}".format, 10),
+    Unit("size", "#,##0.##########", "{:,.10g}".format, 10),  # USD (inverse) or coin (linear)
     Unit("leverage", '0.0"x"', "{:g}x".format, 8),
     Unit("date", "yyyy-mm-dd hh:mm", str, 17),
 )}
@@ -103,8 +104,11 @@ class Column:
 
 COLUMNS: tuple[Column, ...] = (
     Column("asset", "Asset", role="input", aliases=("coin",)),
-    Column("quantity", "Quantity", "count", "input", aliases=("qty",)),
-    Column("contract", "Contract", role="input", min_width=24, aliases=("symbol",)),
+    Column("quantity", "Quantity", "count", "input", faces=frozenset({"inventory", "report",
+                                                                       "file"}),
+           aliases=("qty",)),
+    Column("contract", "Contract", role="input", faces=frozenset({"inventory", "report", "file"}),
+           min_width=24, aliases=("symbol",)),
     Column("hedge_ratio", "Hedge Ratio", "percent", "input", faces=frozenset({"inventory",
                                                                                "file"}),
            aliases=("ratio",)),
@@ -123,7 +127,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("exposure_usd", "Exposure (USD)", "usd", total=True, faces=frozenset({"file"})),
     Column("target_usd", "Target (USD)", "usd", total=True, faces=frozenset({"file"})),
     Column("contracts", "Contracts", "count", "computed"),
-    Column("contract_value", "Contract Value", "count", faces=frozenset({"file", "sheet"})),
+    Column("contract_value", "Contract Value", "size", faces=frozenset({"file", "sheet"})),
     Column("hedged_usd", "Hedged (USD)", "usd", "computed", total=True),
     Column("residual_coin", "Residual (coin)", "coin", "computed",
            faces=frozenset({"inventory", "file"})),
@@ -145,6 +149,11 @@ COLUMNS: tuple[Column, ...] = (
     Column("error", "Error", faces=frozenset({"file"})),
     Column("status", "Status", "text", "computed", faces=frozenset({"inventory"}), min_width=60),
 )
+
+
+def column(key: str) -> Column:
+    """The declaration of the column ``key``."""
+    return next(c for c in COLUMNS if c.key == key)
 
 
 def shown_in(face: Face, columns: Iterable[Column] | None = None) -> tuple[Column, ...]:

@@ -7,7 +7,7 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -124,8 +124,14 @@ def text_safe_for_csv(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.map(guard)
 
 
-def write_frame(frame: pd.DataFrame, path: str | os.PathLike[str], sheet: str = "Plan") -> Path:
-    """Write a table to .csv or .xlsx atomically; formula-like text stays text in both."""
+def write_frame(
+    frame: pd.DataFrame, path: str | os.PathLike[str], sheet: str = "Plan",
+    formats: Mapping[str, tuple[float, str]] | None = None,
+) -> Path:
+    """Write a table to .csv or .xlsx atomically; formula-like text stays text in both.
+
+    ``formats`` gives .xlsx columns (by heading) a width and an Excel number format.
+    """
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix == ".csv":
@@ -136,6 +142,12 @@ def write_frame(frame: pd.DataFrame, path: str | os.PathLike[str], sheet: str = 
             options = {"options": {"strings_to_formulas": False, "strings_to_urls": False}}
             with pd.ExcelWriter(temp, engine="xlsxwriter", engine_kwargs=options) as writer:
                 frame.to_excel(writer, sheet_name=sheet, index=False)
+                book, worksheet = writer.book, writer.sheets[sheet]
+                for j, heading in enumerate(frame.columns):
+                    if formats and heading in formats:
+                        width, number_format = formats[heading]
+                        worksheet.set_column(j, j, width, book.add_format(
+                            {"num_format": number_format}))
 
         return write_atomically(target, write_xlsx)
     raise ValueError(f"--out must end in .csv or .xlsx (got {target.name!r})")

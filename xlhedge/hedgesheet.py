@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -25,9 +25,10 @@ import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
+from xlhedge.columns import NEVER, UNITS, Column, shown_in
 from xlhedge.errors import InputError
 from xlhedge.files import atomic_path
-from xlhedge.plan import NEVER, margin_by_coin, plan_totals, scenario_summary, scenario_table
+from xlhedge.plan import margin_by_coin, plan_totals, scenario_summary, scenario_table
 
 LADDER: tuple[float, ...] = (-0.5, -0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3, 0.5, 1.0)
 CHART_MOVES: tuple[float, ...] = tuple(round(step * 0.05, 2) for step in range(-10, 21))
@@ -80,20 +81,21 @@ SECTIONS: dict[str, str] = {
     "unwind": "Unwind: close the hedge later",
     "chart_data": "Chart data (not printed)",
 }
+
+def _sheet_width(column: Column) -> float:
+    """A sheet column's width: its numbers fit; its heading wraps, so only its longest word."""
+    longest = max(len(word) for word in column.heading.split())
+    return max(UNITS[column.unit].width, longest + 2.0, column.min_width)
+
+
+#: The plan columns the orders table shows after #, Asset and Order, as declared in
+#: :mod:`xlhedge.columns`; the unwind table shows the ``UNWIND_KEYS`` among them.
+SHEET_COLUMNS: tuple[Column, ...] = tuple(c for c in shown_in("sheet") if c.key != "asset")
+UNWIND_KEYS = ("contracts", "contract_value", "hedged_usd")
 # The orders table: (key, header, width in characters); it sets the columns of the whole page.
 ORDER_COLUMNS: tuple[tuple[str, str, float], ...] = (
-    ("n", "#", 4),
-    ("asset", "Asset", 13),
-    ("order", "Order", 52),
-    ("contracts", "Contracts", 17),
-    ("contract_value", "Contract value", 13),
-    ("hedged_usd", "About USD notional", 15),
-    ("leverage", "Leverage", 9),
-    ("margin_coin", "Isolated margin to post", 17),
-    ("liquidation_price", "Est. liquidation price (USD)", 14),
-    ("liquidation_distance", "Liquidation distance", 12),
-    ("fee_to_open_coin", "Fee to open (coin)", 15),
-    ("fee_to_open_usd", "Fee to open (USD)", 12),
+    ("n", "#", 4), ("asset", "Asset", 13), ("order", "Order", 52),
+    *((c.key, c.heading, _sheet_width(c)) for c in SHEET_COLUMNS),
 )
 ORDER_HEADERS = tuple(title for _, title, _ in ORDER_COLUMNS)
 LADDER_HEADERS: tuple[str, ...] = (
@@ -101,8 +103,8 @@ LADDER_HEADERS: tuple[str, ...] = (
     "Hedged value (USD)",
 )
 CHART_HEADERS: tuple[str, ...] = ("Price move", "Unhedged value (USD)", "Hedged value (USD)")
-LAST_COL = len(ORDER_COLUMNS) - 1  # the print area ends here (column L)
-CHART_DATA_COL = LAST_COL + 2  # column N: the chart's data, outside the print area
+LAST_COL = len(ORDER_COLUMNS) - 1  # the print area ends here
+CHART_DATA_COL = LAST_COL + 2  # the chart's data, outside the print area
 CHART_COL = 5  # the chart sits right of the summary, from column F
 RIGHT_COL = 6  # the checklist sits right of the ladder, from column G
 SUMMARY_VALUE_COL = 3  # summary figures in column D
@@ -122,9 +124,8 @@ GREY = "#D9D9D9"
 RED = "#C00000"
 
 REQUIRED_COLUMNS = (
-    "asset", "contract", "leverage", "contracts", "contract_value", "contract_type", "settle",
-    "hedged_usd", "margin_coin", "liquidation_price", "liquidation_distance", "fee_to_open_coin",
-    "fee_to_open_usd", "warnings", "error",
+    "asset", "contract", "contracts", "contract_type", "settle", "warnings", "error",
+    *(c.key for c in SHEET_COLUMNS),
 )
 
 
@@ -229,6 +230,19 @@ def _contracts_format(value: float) -> str:
     return "#,##0" if float(value).is_integer() else "#,##0.##########"
 
 
+def _number_format(column: Column, line: Mapping[Any, Any]) -> str:
+    """A plan figure's number format on the sheet; coin amounts name their coin."""
+    value = float(line[column.key])
+    if column.unit == "settle":
+        return _amount_format(str(line["settle"]))
+    if column.unit == "count":
+        return _contracts_format(value)
+    if column.unit == "size":
+        unit = "USD" if line["contract_type"] == "inverse" else "coin"
+        return f'#,##0 "{unit}"' if value.is_integer() else f'#,##0.########## "{unit}"'
+    return column.excel_format
+
+
 def _lines(text: str, width: float, *, bold: bool = False) -> int:
     """Lines a wrapped cell ``width`` characters wide needs (a greedy word wrap).
 
@@ -292,15 +306,21 @@ class _SheetWriter:
 
     def number(
         self, row: int, col: int, value: Any, num_format: str, *, inf_text: str = NEVER,
-        **props: Any,
+        through: int = -1, **props: Any,
     ) -> None:
-        """A number cell; NaN is written as the text ``n/a``, infinity as ``inf_text``."""
+        """A number cell (merged up to column ``through``); NaN is written as the text ``n/a``,
+        infinity as ``inf_text``."""
         number = float(value)
         if math.isfinite(number):
-            self.ws.write_number(row, col, number, self.fmt(num_format=num_format, **props))
+            cell = self.fmt(num_format=num_format, **props)
         else:
-            shown = "n/a" if math.isnan(number) else inf_text
-            self.text(row, col, shown, align="right", **props)
+            cell = self.fmt(align="right", **props)
+        if through > col:
+            self.ws.merge_range(row, col, row, through, "", cell)
+        if math.isfinite(number):
+            self.ws.write_number(row, col, number, cell)
+        else:
+            self.ws.write_string(row, col, "n/a" if math.isnan(number) else inf_text, cell)
 
     def span(self, row: int, first: int, last: int, value: str, **props: Any) -> None:
         """Text across columns ``first..last``, wrapped, the row made tall enough."""
@@ -397,7 +417,7 @@ class _SheetWriter:
         for label, value, num_format in figures:
             self.text(row, 1, label)
             self.number(row, SUMMARY_VALUE_COL, value, num_format, bottom=4,
-                        bottom_color="#BFBFBF")
+                        bottom_color="#BFBFBF", through=CHART_COL - 1)
             row += 1
         nearest = totals["nearest_liquidation_distance"]
         if math.isfinite(nearest):
@@ -519,16 +539,9 @@ class _SheetWriter:
         header_row = self.section(SECTIONS["orders"]) + 1
         self.header(header_row, ORDER_HEADERS)
         row = header_row + 1
-        for n, line in enumerate(live.itertuples(index=False), start=1):
-            settle = str(line.settle)
-            cell: dict[str, Any] = {"border": 1, "valign": "top"}
+        for n, line in enumerate(live.to_dict("records"), start=1):
             self.first_columns(row, n, line, "SELL")
-            self.number(row, 6, line.leverage, FMT_LEVERAGE, **cell)
-            self.number(row, 7, line.margin_coin, _amount_format(settle), **cell)
-            self.number(row, 8, line.liquidation_price, FMT_USD, **cell)
-            self.number(row, 9, line.liquidation_distance, FMT_DIST, **cell)
-            self.number(row, 10, line.fee_to_open_coin, _amount_format(settle), **cell)
-            self.number(row, 11, line.fee_to_open_usd, FMT_USD, **cell)
+            self.plan_cells(row, line, SHEET_COLUMNS)
             row += 1
         if live.empty:
             self.note(row, "No orders: nothing to hedge.")
@@ -544,30 +557,35 @@ class _SheetWriter:
         self.row = row + 1
         return header_row
 
-    def first_columns(self, row: int, n: int, line: Any, side: Literal["SELL", "BUY"]) -> None:
-        """#, asset, order line, contracts, contract value and USD notional of one order."""
+    def first_columns(self, row: int, n: int, line: Mapping[Any, Any],
+                      side: Literal["SELL", "BUY"]) -> None:
+        """#, asset and order line of one order."""
         cell: dict[str, Any] = {"border": 1, "valign": "top"}
-        order = order_text(side, line.contracts, str(line.contract))
-        cv_unit = "USD" if line.contract_type == "inverse" else "coin"
-        cv_format = f'#,##0.########## "{cv_unit}"'
-        if float(line.contract_value).is_integer():
-            cv_format = f'#,##0 "{cv_unit}"'
+        order = order_text(side, line["contracts"], str(line["contract"]))
         self.number(row, 0, n, FMT_COUNT, **cell)
-        self.text(row, 1, line.asset, text_wrap=True, **cell)
+        self.text(row, 1, line["asset"], text_wrap=True, **cell)
         self.text(row, 2, order, text_wrap=True, bold=side == "SELL", **cell)
-        self.number(row, 3, line.contracts, _contracts_format(line.contracts), **cell)
-        self.number(row, 4, line.contract_value, cv_format, **cell)
-        self.number(row, 5, line.hedged_usd, FMT_USD, **cell)
-        self.tall(row, max(_lines(str(line.asset), _width(1, 1)),
+        self.tall(row, max(_lines(str(line["asset"]), _width(1, 1)),
                            _lines(order, _width(2, 2), bold=side == "SELL")))
 
+    def plan_cells(self, row: int, line: Mapping[Any, Any], columns: Sequence[Column]) -> None:
+        """The plan's figures of one order, each in its column of the orders table."""
+        for column in columns:
+            col = 3 + SHEET_COLUMNS.index(column)
+            self.number(row, col, line[column.key], _number_format(column, line),
+                        inf_text=column.never, border=1, valign="top")
+
     def unwind(self, live: pd.DataFrame) -> None:
-        """The BUY orders that close the hedge, in the orders' columns."""
-        row = self.section(SECTIONS["unwind"])
-        self.tall(row, points=27)
+        """The BUY orders that close the hedge, in the orders' columns, under their own header."""
+        row = self.section(SECTIONS["unwind"]) + 1
+        unwound = [c for c in SHEET_COLUMNS if c.key in UNWIND_KEYS]
+        self.header(row, ORDER_HEADERS[:3])
+        for column in unwound:
+            self.header(row, [column.heading], 3 + SHEET_COLUMNS.index(column))
         row += 1
-        for n, line in enumerate(live.itertuples(index=False), start=1):
+        for n, line in enumerate(live.to_dict("records"), start=1):
             self.first_columns(row, n, line, "BUY")
+            self.plan_cells(row, line, unwound)
             row += 1
         if live.empty:
             self.note(row, "Nothing to unwind.")

@@ -15,28 +15,21 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
+from xlhedge.columns import Column, by_role, is_blank, shown_in
 from xlhedge.contracts import ContractRegistry, default_registry
-from xlhedge.plan import NEVER, plan_hedge
+from xlhedge.plan import plan_hedge
 from xlhedge.sources import PriceSource, Quote, QuoteRequest
 from xlhedge.sources.base import Progress, TableSource
 
 TABLE_NAME = "Inventory"
 SHEET_NAME = "Inventory"
-INPUT_COLUMNS = ("Asset", "Quantity", "Contract", "Hedge Ratio", "Leverage", "Collateral")
-MARKET_COLUMNS = ("Price", "Mark Price", "Funding Rate", "Updated")
-#: Computed column -> the plan column it shows.
-COMPUTED_COLUMNS = {
-    "Notional (USD)": "notional_usd",
-    "Contracts": "contracts",
-    "Hedged (USD)": "hedged_usd",
-    "Residual (coin)": "residual_coin",
-    "Margin (coin)": "margin_coin",
-    "Liq. Price": "liquidation_price",
-    "Liq. Distance": "liquidation_distance",
-    "Funding / Day (USD)": "funding_per_day_usd",
-}
+INPUT_COLUMNS = tuple(c.heading for c in by_role("input"))
+MARKET_COLUMNS = tuple(c.heading for c in by_role("market"))
 STATUS = "Status"
-ALL_COLUMNS = (*INPUT_COLUMNS, *MARKET_COLUMNS, *COMPUTED_COLUMNS, STATUS)
+#: The columns a refresh computes from the plan (every computed one but Status).
+PLAN_SHOWN: tuple[Column, ...] = tuple(c for c in by_role("computed") if c.heading != STATUS)
+COMPUTED_COLUMNS = {c.heading: c.key for c in PLAN_SHOWN}
+ALL_COLUMNS = tuple(c.heading for c in shown_in("inventory"))
 
 
 def with_standard_columns(table: pd.DataFrame) -> pd.DataFrame:
@@ -48,15 +41,9 @@ def with_standard_columns(table: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _blank(value: object) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value)) or (
-        isinstance(value, str) and not value.strip()
-    )
-
-
 def holding_rows(table: pd.DataFrame) -> pd.Index:
     """Labels of the rows that hold something (asset, quantity or contract filled in)."""
-    filled = ~table[["Asset", "Quantity", "Contract"]].map(_blank).all(axis=1)
+    filled = ~table[["Asset", "Quantity", "Contract"]].map(is_blank).all(axis=1)
     return table.index[filled]
 
 
@@ -95,7 +82,7 @@ def refresh_table(
     quotes = source.quotes(requests, progress) if rows else []
     stale = apply_quotes(frame, rows, quotes)
     plan = plan_hedge(frame.loc[rows], registry or default_registry())
-    computed = {column: [_cell(v) for v in plan[name]] for column, name in COMPUTED_COLUMNS.items()}
+    computed = {c.heading: [c.cell(v) for v in plan[c.key]] for c in PLAN_SHOWN}
     computed[STATUS] = [
         _status(error, _with_size_check(warnings, quote, spec_value), stale.get(row, ""))
         for row, error, warnings, quote, spec_value in zip(
@@ -127,14 +114,7 @@ def column_blocks(header: Sequence[str], columns: Sequence[str]) -> list[tuple[i
 
 
 def _text(value: object) -> str:
-    return "" if _blank(value) else str(value).strip()
-
-
-def _cell(value: float) -> object:
-    """A plan number as the table shows it: ``never`` for infinity, blank for no result."""
-    if np.isnan(value):
-        return None
-    return NEVER if np.isinf(value) else float(value)
+    return "" if is_blank(value) else str(value).strip()
 
 
 def _with_size_check(warnings: str, quote: Quote, spec_value: float) -> str:

@@ -6,65 +6,26 @@ import math
 
 import pandas as pd
 
-from xlhedge.plan import NEVER, margin_by_coin, plan_totals
-
-PLAN_COLUMNS = {
-    "asset": "Asset",
-    "contract": "Contract",
-    "quantity": "Quantity",
-    "contracts": "Short",
-    "hedged_usd": "Hedged USD",
-    "margin_coin": "Margin",
-    "settle": "In",
-    "liquidation_price": "Liq. Price",
-    "liquidation_distance": "Liq. Dist.",
-    "funding_per_day_usd": "Funding/day USD",
-    "fee_to_open_usd": "Fee USD",
-}
+from xlhedge.columns import NEVER, shown_in
+from xlhedge.plan import margin_by_coin, plan_totals
 
 
-def _price(value: float) -> str:
-    if math.isnan(value):
-        return ""
-    return NEVER if math.isinf(value) else f"{value:,.2f}"
+def plan_table(plan: pd.DataFrame) -> pd.DataFrame:
+    """The plan as the plan file shows it: the user's headings, ``never`` for a price never
+    reached, blank for no value."""
+    return pd.DataFrame({c.heading: [c.cell(v) for v in plan[c.key]]
+                         for c in shown_in("file")}, index=plan.index)
 
 
-def _percent(value: float) -> str:
-    if math.isnan(value):
-        return ""
-    return NEVER if math.isinf(value) else f"{value:+.1%}"
-
-
-def _money(value: float) -> str:
-    return "" if math.isnan(value) else f"{value:,.2f}"
-
-
-def _count(value: float) -> str:
-    return "" if math.isnan(value) else f"{value:,.10g}"
-
-
-def _coin(value: float) -> str:
-    return "" if math.isnan(value) else f"{value:.8f}"
-
-
-FORMATS = {
-    "quantity": _count,
-    "contracts": _count,
-    "hedged_usd": _money,
-    "margin_coin": _coin,
-    "liquidation_price": _price,
-    "liquidation_distance": _percent,
-    "funding_per_day_usd": _money,
-    "fee_to_open_usd": _money,
-}
+def plan_file_formats() -> dict[str, tuple[float, str]]:
+    """Each plan-file column's width and Excel number format."""
+    return {c.heading: (c.width, c.excel_format) for c in shown_in("file")}
 
 
 def plan_text(plan: pd.DataFrame) -> str:
     """The plan as an aligned table, then the notes per row and the totals."""
-    table = plan[list(PLAN_COLUMNS)].copy()
-    for name, fmt in FORMATS.items():
-        table[name] = plan[name].astype(float).map(fmt)
-    table = table.rename(columns=PLAN_COLUMNS)
+    table = pd.DataFrame({c.heading: [c.text(v) for v in plan[c.key]]
+                          for c in shown_in("report")})
     lines = [table.to_string(index=False)]
     notes = [
         f"  {i + 1}. {asset} {contract}: {error or warnings}"
@@ -77,6 +38,12 @@ def plan_text(plan: pd.DataFrame) -> str:
         lines += ["", "Notes (row: warning or error):", *notes]
     lines += ["", totals_text(plan)]
     return "\n".join(lines)
+
+
+def _percent(value: float) -> str:
+    if math.isnan(value):
+        return ""
+    return NEVER if math.isinf(value) else f"{value:+.1%}"
 
 
 def totals_text(plan: pd.DataFrame) -> str:

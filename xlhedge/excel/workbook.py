@@ -28,6 +28,7 @@ from xlsxwriter.worksheet import Worksheet
 
 import xlhedge
 from xlhedge import udfs
+from xlhedge.columns import NEVER, UNITS, shown_in
 from xlhedge.contracts import TABLE_COLUMNS, default_registry
 from xlhedge.examples import example_inventory
 from xlhedge.excel import vba
@@ -36,11 +37,9 @@ from xlhedge.files import write_atomically
 from xlhedge.inventory import (
     ALL_COLUMNS,
     SHEET_NAME,
-    STATUS,
     TABLE_NAME,
     refresh_table,
 )
-from xlhedge.plan import NEVER
 from xlhedge.sources import get_source
 
 COMMITTED = Path(__file__).resolve().parents[2] / "workbook" / "HedgePlanner.xlsm"
@@ -140,7 +139,13 @@ class Formats:
         self.rate = book.add_format({"num_format": "0.0000%"})
         self.number = book.add_format({"num_format": "General"})
         self.date = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
+        self._units = {name: book.add_format({"num_format": unit.excel})
+                       for name, unit in UNITS.items()}
         self.alarm = book.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"})
+
+    def unit(self, name: str) -> Format:
+        """The number format of a unit of :data:`xlhedge.columns.UNITS`."""
+        return self._units[name]
 
 
 def build_workbook(
@@ -253,16 +258,6 @@ def _inventory_frame() -> pd.DataFrame:
     return table[list(ALL_COLUMNS)]
 
 
-COLUMN_FORMATS = {
-    "Quantity": "count", "Hedge Ratio": "percent", "Leverage": "number", "Collateral": "coin",
-    "Price": "usd", "Mark Price": "usd", "Funding Rate": "rate", "Updated": "date",
-    "Notional (USD)": "usd", "Contracts": "count", "Hedged (USD)": "usd",
-    "Residual (coin)": "coin", "Margin (coin)": "coin", "Liq. Price": "usd",
-    "Liq. Distance": "percent", "Funding / Day (USD)": "usd",
-}
-TOTALS = ("Notional (USD)", "Hedged (USD)", "Funding / Day (USD)")
-
-
 def _inventory(sheet: Worksheet, fmt: Formats) -> None:
     frame = _inventory_frame()
     top = INVENTORY_FIRST_ROW
@@ -273,13 +268,14 @@ def _inventory(sheet: Worksheet, fmt: Formats) -> None:
                                "width": 150, "height": 32})
     sheet.insert_button(0, 9, {"macro": "MakeHedgeSheet", "caption": "Make hedge sheet",
                                "width": 150, "height": 32})
+    declared = {c.heading: c for c in shown_in("inventory")}
     columns = []
     for name in frame.columns:
-        style = getattr(fmt, COLUMN_FORMATS.get(name, "text"))
+        style = fmt.unit(declared[name].unit)
         column: dict[str, Any] = {"header": name, "format": style}
         if name == "Asset":
             column["total_string"] = "Total"
-        elif name in TOTALS:
+        elif declared[name].total:
             # qualified, so that LibreOffice parses it too (it cannot parse "[Col]" alone)
             column["total_function"] = f"=SUBTOTAL(109,{TABLE_NAME}[{name}])"
             column["total_value"] = float(pd.to_numeric(frame[name], errors="coerce").sum())
@@ -295,9 +291,8 @@ def _inventory(sheet: Worksheet, fmt: Formats) -> None:
     names = list(frame.columns)
     body = (top + 1, last_row - 1)
     for j, name in enumerate(names):
-        width = 26 if name in ("Contract", STATUS) else 14
-        sheet.set_column(j, j, 60 if name == STATUS else width)
-        if name in ("Asset", "Quantity", "Contract", "Hedge Ratio", "Leverage", "Collateral"):
+        sheet.set_column(j, j, declared[name].width)
+        if declared[name].role == "input":
             sheet.conditional_format(body[0], j, body[1], j, {"type": "no_blanks",
                                                               "format": fmt.input})
     _validations(sheet, names, body)
