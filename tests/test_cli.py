@@ -14,7 +14,7 @@ import pytest
 from xlhedge import plan_hedge, xlsxtable
 from xlhedge.cli import main
 from xlhedge.excel.workbook import COMMITTED
-from xlhedge.inventory import COMPUTED_COLUMNS
+from xlhedge.inventory import plan_shown
 
 
 @pytest.fixture
@@ -74,7 +74,7 @@ def test_refresh_changes_only_the_table(workbook):
     expected = plan_hedge(result)
     assert result.loc[0, "Contracts"] == expected.loc[0, "contracts"]
     assert result.loc[0, "Notional (USD)"] == pytest.approx(1.5 * 70000)
-    for column, name in COMPUTED_COLUMNS.items():
+    for column, name in {h: c.key for h, c in plan_shown().items()}.items():
         got = pd.to_numeric(result[column], errors="coerce").to_numpy(dtype=float)
         want = expected[name].to_numpy(dtype=float)
         finite = np.isfinite(want)
@@ -87,7 +87,7 @@ def test_refresh_keeps_user_formulas_and_typed_price_formulas(workbook, tmp_path
     path = tmp_path / "Formulas.xlsx"
     book = xlsxwriter.Workbook(str(path))
     sheet = book.add_worksheet("Inventory")
-    headers = ["Asset", "Quantity", "Contract", "Price", "Double", *COMPUTED_COLUMNS, "Status"]
+    headers = ["Asset", "Quantity", "Contract", "Price", "Double", *plan_shown(), "Status"]
     sheet.add_table(0, 0, 1, len(headers) - 1, {"name": "Inventory", "columns": [
         {"header": h} for h in headers]})
     sheet.write_row(1, 0, ["BTC", 1, "BINANCE:BTCUSD_PERP"])

@@ -9,8 +9,8 @@ import pytest
 from xlhedge import default_registry, plan_hedge
 from xlhedge.examples import example_inventory
 from xlhedge.inventory import (
-    COMPUTED_COLUMNS,
     column_blocks,
+    plan_shown,
     refresh_table,
     refreshed_columns,
 )
@@ -37,7 +37,7 @@ def test_computed_columns_equal_plan_hedge():
     table = example_inventory()
     result = refresh_table(table, get_source("table"))
     plan = plan_hedge(table)
-    for column, name in COMPUTED_COLUMNS.items():
+    for column, name in {h: c.key for h, c in plan_shown().items()}.items():
         expected = [("never" if np.isinf(v) else v) for v in plan[name]]
         assert result[column].tolist() == pytest.approx(expected) if column != "Liq. Price" else (
             result[column].tolist() == expected)
@@ -48,7 +48,7 @@ def test_user_columns_and_blank_rows_kept():
     table.loc[len(table)] = [None] * len(table.columns)
     result = refresh_table(table, get_source("table"))
     assert result["Note"].tolist()[:6] == ["mine"] * 6
-    assert result.iloc[-1][list(COMPUTED_COLUMNS)].isna().all()
+    assert result.iloc[-1][list(plan_shown())].isna().all()
     assert result.iloc[-1]["Status"] is None or pd.isna(result.iloc[-1]["Status"])
 
 

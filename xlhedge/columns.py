@@ -58,7 +58,8 @@ class Column:
     ``unit`` is a key of :data:`UNITS` (``settle``: the contract's settle coin; ``coin``: the
     holding's own coin). ``role`` is its part in the Inventory table: typed by the user
     (``input``), filled by a price source (``market``), written by a refresh (``computed``), or
-    not in the table (``plan``). ``faces`` lists where it is shown.
+    not in the table (``plan``). ``faces`` lists where it is shown; ``plan`` is False for the
+    table's own columns that :func:`xlhedge.plan.plan_hedge` does not return.
     """
 
     key: str
@@ -71,6 +72,7 @@ class Column:
     blank: str = ""
     min_width: float = 0.0
     aliases: tuple[str, ...] = field(default=())
+    plan: bool = True  # a column of plan_hedge's result (not only of the Inventory table)
 
     @property
     def width(self) -> float:
@@ -121,7 +123,7 @@ COLUMNS: tuple[Column, ...] = (
            aliases=("mark",)),
     Column("funding_rate", "Funding Rate", "rate", "market",
            faces=frozenset({"inventory", "file"}), aliases=("funding",)),
-    Column("updated", "Updated", "date", "market", faces=frozenset({"inventory"})),
+    Column("updated", "Updated", "date", "market", faces=frozenset({"inventory"}), plan=False),
     Column("notional_usd", "Notional (USD)", "usd", "computed", total=True,
            faces=frozenset({"inventory", "file"})),
     Column("exposure_usd", "Exposure (USD)", "usd", total=True, faces=frozenset({"file"})),
@@ -147,7 +149,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("contract_type", "Type", faces=frozenset({"file"})),
     Column("warnings", "Warnings", faces=frozenset({"file"})),
     Column("error", "Error", faces=frozenset({"file"})),
-    Column("status", "Status", "text", "computed", faces=frozenset({"inventory"}), min_width=60),
+    Column("status", "Status", "text", "computed", faces=frozenset({"inventory"}), min_width=60,
+           plan=False),
 )
 
 

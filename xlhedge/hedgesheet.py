@@ -88,23 +88,19 @@ def _sheet_width(column: Column) -> float:
     return max(UNITS[column.unit].width, longest + 2.0, column.min_width)
 
 
-#: The plan columns the orders table shows after #, Asset and Order, as declared in
-#: :mod:`xlhedge.columns`; the unwind table shows the ``UNWIND_KEYS`` among them.
-SHEET_COLUMNS: tuple[Column, ...] = tuple(c for c in shown_in("sheet") if c.key != "asset")
+def sheet_columns() -> tuple[Column, ...]:
+    """The plan columns the orders table shows after #, Asset and Order, as declared in
+    :mod:`xlhedge.columns`; the unwind table shows the ``UNWIND_KEYS`` among them."""
+    return tuple(c for c in shown_in("sheet") if c.key != "asset")
+
+
 UNWIND_KEYS = ("contracts", "contract_value", "hedged_usd")
-# The orders table: (key, header, width in characters); it sets the columns of the whole page.
-ORDER_COLUMNS: tuple[tuple[str, str, float], ...] = (
-    ("n", "#", 4), ("asset", "Asset", 13), ("order", "Order", 52),
-    *((c.key, c.heading, _sheet_width(c)) for c in SHEET_COLUMNS),
-)
-ORDER_HEADERS = tuple(title for _, title, _ in ORDER_COLUMNS)
+FIRST_COLUMNS: tuple[tuple[str, float], ...] = (("#", 4), ("Asset", 13), ("Order", 52))
 LADDER_HEADERS: tuple[str, ...] = (
     "Price move", "Hedges liquidated", "Unhedged value (USD)", "Hedge PnL (USD)",
     "Hedged value (USD)",
 )
 CHART_HEADERS: tuple[str, ...] = ("Price move", "Unhedged value (USD)", "Hedged value (USD)")
-LAST_COL = len(ORDER_COLUMNS) - 1  # the print area ends here
-CHART_DATA_COL = LAST_COL + 2  # the chart's data, outside the print area
 CHART_COL = 5  # the chart sits right of the summary, from column F
 RIGHT_COL = 6  # the checklist sits right of the ladder, from column G
 SUMMARY_VALUE_COL = 3  # summary figures in column D
@@ -123,10 +119,8 @@ FMT_COUNT = "0"
 GREY = "#D9D9D9"
 RED = "#C00000"
 
-REQUIRED_COLUMNS = (
-    "asset", "contract", "contracts", "contract_type", "settle", "warnings", "error",
-    *(c.key for c in SHEET_COLUMNS),
-)
+REQUIRED_COLUMNS = ("asset", "contract", "contracts", "contract_type", "settle", "warnings",
+                    "error")
 
 
 def write_hedge_sheet(
@@ -150,7 +144,8 @@ def write_hedge_sheet(
     paper_key = str(paper).strip().lower()
     if paper_key not in PAPER_SIZES:
         raise InputError("paper", 'must be "a4" or "letter"', paper)
-    missing = [c for c in REQUIRED_COLUMNS if c not in plan.columns]
+    required = (*REQUIRED_COLUMNS, *(c.key for c in sheet_columns()))
+    missing = [c for c in dict.fromkeys(required) if c not in plan.columns]
     if missing:
         raise InputError("plan", f"must come from plan_hedge (missing {', '.join(missing)})")
     plan = plan.reset_index(drop=True)
@@ -265,10 +260,6 @@ def _lines(text: str, width: float, *, bold: bool = False) -> int:
     return count
 
 
-def _width(first: int, last: int) -> float:
-    return sum(w for _, _, w in ORDER_COLUMNS[first:last + 1])
-
-
 def _col_px(width: float) -> int:
     """Pixels of a column ``width`` characters wide (xlsxwriter's rule for 7-pixel digits)."""
     return int(width * 7 + 0.5) + 5 if width >= 1 else int(width * 12 + 0.5)
@@ -288,9 +279,18 @@ class _SheetWriter:
     def __init__(self, workbook: xlsxwriter.Workbook) -> None:
         self.workbook = workbook
         self.ws: Worksheet = workbook.add_worksheet(SHEET_NAME)
+        self.columns = sheet_columns()
+        self.headers = [h for h, _ in FIRST_COLUMNS] + [c.heading for c in self.columns]
+        self.widths = [w for _, w in FIRST_COLUMNS] + [_sheet_width(c) for c in self.columns]
+        self.last_col = len(self.widths) - 1  # the print area ends here
+        self.data_col = self.last_col + 2  # the chart's data, outside the print area
         self.row = 0
         self.heights: dict[int, float] = {}
         self._formats: dict[tuple[tuple[str, Any], ...], Format] = {}
+
+    def width(self, first: int, last: int) -> float:
+        """Characters across columns ``first..last``."""
+        return sum(self.widths[first:last + 1])
 
     # -- cells -------------------------------------------------------------------------------
 
@@ -328,7 +328,7 @@ class _SheetWriter:
         if last > first:
             self.ws.merge_range(row, first, row, last, "", cell)
         self.ws.write_string(row, first, value, cell)
-        self.tall(row, _lines(value, _width(first, last), bold=bool(props.get("bold"))))
+        self.tall(row, _lines(value, self.width(first, last), bold=bool(props.get("bold"))))
 
     def tall(self, row: int, lines: int = 1, points: float = 0.0) -> None:
         """Make ``row`` at least ``lines`` text lines (or ``points``) high."""
@@ -336,9 +336,11 @@ class _SheetWriter:
         if height > self.heights.get(row, 0.0):
             self.heights[row] = height
 
-    def section(self, title: str, first: int = 0, last: int = LAST_COL, row: int = -1) -> int:
-        """A section title with a rule under it; returns its row."""
+    def section(self, title: str, first: int = 0, last: int = -1, row: int = -1) -> int:
+        """A section title with a rule under it (to the last column by default); returns its
+        row."""
         row = self.row + 1 if row < 0 else row
+        last = self.last_col if last < 0 else last
         self.tall(row, points=21)
         self.text(row, first, title, bold=True, font_size=12, bottom=2, valign="bottom")
         for col in range(first + 1, last + 1):
@@ -351,8 +353,9 @@ class _SheetWriter:
                       border=1)
         self.tall(row, points=27)
 
-    def note(self, row: int, text: str, first: int = 1, last: int = LAST_COL) -> None:
-        self.span(row, first, last, text, italic=True, font_size=9)
+    def note(self, row: int, text: str, first: int = 1, last: int = -1) -> None:
+        self.span(row, first, self.last_col if last < 0 else last, text, italic=True,
+                  font_size=9)
 
     # -- the page ----------------------------------------------------------------------------
 
@@ -360,10 +363,10 @@ class _SheetWriter:
         self, plan: pd.DataFrame, ladder: pd.DataFrame | None, payoff: pd.DataFrame | None, *,
         as_of: datetime, source: str, workbook_name: str, paper: int, landscape: bool,
     ) -> None:
-        for col, (_, _, width) in enumerate(ORDER_COLUMNS):
+        for col, width in enumerate(self.widths):
             self.ws.set_column(col, col, width)
-        self.ws.set_column(LAST_COL + 1, LAST_COL + 1, 3)
-        self.ws.set_column(CHART_DATA_COL, CHART_DATA_COL + len(CHART_HEADERS) - 1, 14)
+        self.ws.set_column(self.last_col + 1, self.last_col + 1, 3)
+        self.ws.set_column(self.data_col, self.data_col + len(CHART_HEADERS) - 1, 14)
         ok = plan[plan["error"] == ""]
         live = ok[ok["contracts"] > 0]
         self.title(as_of, source, workbook_name)
@@ -433,7 +436,7 @@ class _SheetWriter:
 
     def chart(self, payoff: pd.DataFrame, top: int) -> None:
         """Unhedged vs hedged value across moves: data in N..P, the chart right of the summary."""
-        data = CHART_DATA_COL
+        data = self.data_col
         self.text(0, data, SECTIONS["chart_data"], bold=True)
         self.header(1, CHART_HEADERS, data)
         for i, row in enumerate(payoff.itertuples(index=False), start=2):
@@ -465,7 +468,7 @@ class _SheetWriter:
         })
         chart.set_legend({"position": "bottom", "font": {"size": 9}})
         chart.set_chartarea({"border": {"color": "#808080"}})
-        width = sum(_col_px(w) for _, _, w in ORDER_COLUMNS[CHART_COL:]) - 4
+        width = sum(_col_px(w) for w in self.widths[CHART_COL:]) - 4
         chart.set_size({"width": width, "height": CHART_ROWS * ROW_PX + 14})
         self.ws.insert_chart(top - 1, CHART_COL, chart,
                              {"x_offset": 2, "y_offset": 6, "object_position": 3})
@@ -473,7 +476,7 @@ class _SheetWriter:
     def ladder_and_checklist(self, ladder: pd.DataFrame | None) -> None:
         """The scenario ladder in B..F and the execution checklist beside it in G..L."""
         start = self.section(SECTIONS["ladder"], 0, RIGHT_COL - 1)
-        self.section(SECTIONS["checklist"], RIGHT_COL, LAST_COL, row=start)
+        self.section(SECTIONS["checklist"], RIGHT_COL, self.last_col, row=start)
         row = start + 1
         if ladder is None:
             self.note(row, "No holding could be planned: no scenarios.", 1, RIGHT_COL - 1)
@@ -489,7 +492,7 @@ class _SheetWriter:
                 self.number(row, 3, line.unhedged_usd, FMT_USD, **cell)
                 self.number(row, 4, line.hedge_pnl_usd, FMT_USD_SIGNED, **cell)
                 self.number(row, 5, line.hedged_usd, FMT_USD, **cell)
-                self.tall(row, _lines(flag, _width(2, 2), bold=True))
+                self.tall(row, _lines(flag, self.width(2, 2), bold=True))
                 row += 1
             self.note(row, "USD values after the move. A liquidated hedge loses its isolated "
                       "margin and stops hedging. The chart shows the same in 5% steps.",
@@ -498,11 +501,11 @@ class _SheetWriter:
         check = start + 1
         indented: dict[str, Any] = {"align": "left", "indent": 1}
         for n, step in enumerate(CHECKLIST, start=1):
-            self.span(check, RIGHT_COL, LAST_COL, f"{CHECKBOX}  {n}. {step}", **indented)
+            self.span(check, RIGHT_COL, self.last_col, f"{CHECKBOX}  {n}. {step}", **indented)
             self.tall(check, points=17)
             check += 1
         for signature in SIGN_OFF:
-            self.span(check, RIGHT_COL, LAST_COL, signature, valign="bottom", **indented)
+            self.span(check, RIGHT_COL, self.last_col, signature, valign="bottom", **indented)
             self.tall(check, points=27)
             check += 1
         self.row = max(row, check)
@@ -510,9 +513,9 @@ class _SheetWriter:
     def warnings(self, plan: pd.DataFrame) -> None:
         row = self.section(SECTIONS["warnings"]) + 1
         for line in warning_lines(plan) or ["None."]:
-            self.span(row, 1, LAST_COL, line)
+            self.span(row, 1, self.last_col, line)
             row += 1
-        self.span(row, 1, LAST_COL, DISCLAIMER, bold=True)
+        self.span(row, 1, self.last_col, DISCLAIMER, bold=True)
         self.tall(row, points=20)
         self.row = row + 1
 
@@ -521,27 +524,27 @@ class _SheetWriter:
             return
         row = self.section(SECTIONS["errors"]) + 1
         self.header(row, ["#", "Asset", "Contract"])
-        self.span(row, 3, LAST_COL, "Error", bold=True, bg_color=GREY, border=1)
+        self.span(row, 3, self.last_col, "Error", bold=True, bg_color=GREY, border=1)
         row += 1
         for n, line in enumerate(bad.itertuples(index=False), start=1):
             cell: dict[str, Any] = {"border": 1, "valign": "top", "text_wrap": True}
             self.number(row, 0, n, FMT_COUNT, border=1, valign="top")
             self.text(row, 1, line.asset, **cell)
             self.text(row, 2, line.contract, **cell)
-            self.span(row, 3, LAST_COL, str(line.error), border=1, font_color=RED)
-            self.tall(row, max(_lines(str(line.asset), _width(1, 1)),
-                               _lines(str(line.contract), _width(2, 2))))
+            self.span(row, 3, self.last_col, str(line.error), border=1, font_color=RED)
+            self.tall(row, max(_lines(str(line.asset), self.width(1, 1)),
+                               _lines(str(line.contract), self.width(2, 2))))
             row += 1
         self.row = row
 
     def orders(self, live: pd.DataFrame, idle: pd.DataFrame) -> int:
         """The SELL orders on a new page; returns the header row (repeated on later pages)."""
         header_row = self.section(SECTIONS["orders"]) + 1
-        self.header(header_row, ORDER_HEADERS)
+        self.header(header_row, self.headers)
         row = header_row + 1
         for n, line in enumerate(live.to_dict("records"), start=1):
             self.first_columns(row, n, line, "SELL")
-            self.plan_cells(row, line, SHEET_COLUMNS)
+            self.plan_cells(row, line, self.columns)
             row += 1
         if live.empty:
             self.note(row, "No orders: nothing to hedge.")
@@ -565,23 +568,23 @@ class _SheetWriter:
         self.number(row, 0, n, FMT_COUNT, **cell)
         self.text(row, 1, line["asset"], text_wrap=True, **cell)
         self.text(row, 2, order, text_wrap=True, bold=side == "SELL", **cell)
-        self.tall(row, max(_lines(str(line["asset"]), _width(1, 1)),
-                           _lines(order, _width(2, 2), bold=side == "SELL")))
+        self.tall(row, max(_lines(str(line["asset"]), self.width(1, 1)),
+                           _lines(order, self.width(2, 2), bold=side == "SELL")))
 
     def plan_cells(self, row: int, line: Mapping[Any, Any], columns: Sequence[Column]) -> None:
         """The plan's figures of one order, each in its column of the orders table."""
         for column in columns:
-            col = 3 + SHEET_COLUMNS.index(column)
+            col = 3 + self.columns.index(column)
             self.number(row, col, line[column.key], _number_format(column, line),
                         inf_text=column.never, border=1, valign="top")
 
     def unwind(self, live: pd.DataFrame) -> None:
         """The BUY orders that close the hedge, in the orders' columns, under their own header."""
         row = self.section(SECTIONS["unwind"]) + 1
-        unwound = [c for c in SHEET_COLUMNS if c.key in UNWIND_KEYS]
-        self.header(row, ORDER_HEADERS[:3])
+        unwound = [c for c in self.columns if c.key in UNWIND_KEYS]
+        self.header(row, self.headers[:3])
         for column in unwound:
-            self.header(row, [column.heading], 3 + SHEET_COLUMNS.index(column))
+            self.header(row, [column.heading], 3 + self.columns.index(column))
         row += 1
         for n, line in enumerate(live.to_dict("records"), start=1):
             self.first_columns(row, n, line, "BUY")
@@ -605,7 +608,7 @@ class _SheetWriter:
             ws.set_portrait()
         ws.set_paper(paper)
         ws.fit_to_pages(1, 0)
-        ws.print_area(0, 0, self.row - 1, LAST_COL)
+        ws.print_area(0, 0, self.row - 1, self.last_col)
         ws.repeat_rows(header_row)
         ws.set_h_pagebreaks([orders_row])
         ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.6)

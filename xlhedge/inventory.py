@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from xlhedge.columns import Column, by_role, is_blank, shown_in
+from xlhedge.columns import Column, Role, by_role, is_blank, shown_in
 from xlhedge.contracts import ContractRegistry, default_registry
 from xlhedge.plan import plan_hedge
 from xlhedge.sources import PriceSource, Quote, QuoteRequest
@@ -23,19 +23,24 @@ from xlhedge.sources.base import Progress, TableSource
 
 TABLE_NAME = "Inventory"
 SHEET_NAME = "Inventory"
-INPUT_COLUMNS = tuple(c.heading for c in by_role("input"))
-MARKET_COLUMNS = tuple(c.heading for c in by_role("market"))
 STATUS = "Status"
-#: The columns a refresh computes from the plan (every computed one but Status).
-PLAN_SHOWN: tuple[Column, ...] = tuple(c for c in by_role("computed") if c.heading != STATUS)
-COMPUTED_COLUMNS = {c.heading: c.key for c in PLAN_SHOWN}
-ALL_COLUMNS = tuple(c.heading for c in shown_in("inventory"))
+
+
+def headings(*roles: Role) -> tuple[str, ...]:
+    """The Inventory table's headings with one of ``roles`` (all of them without), in order."""
+    return tuple(c.heading for c in by_role(*roles)) if roles else tuple(
+        c.heading for c in shown_in("inventory"))
+
+
+def plan_shown() -> dict[str, Column]:
+    """The columns a refresh fills from the plan (every computed one but Status), by heading."""
+    return {c.heading: c for c in by_role("computed") if c.heading != STATUS}
 
 
 def with_standard_columns(table: pd.DataFrame) -> pd.DataFrame:
     """The table with every standard column present; user columns kept, in their places."""
     frame = table.copy()
-    for column in ALL_COLUMNS:
+    for column in headings():
         if column not in frame.columns:
             frame[column] = np.nan
     return frame
@@ -72,7 +77,7 @@ def refresh_table(
 ) -> pd.DataFrame:
     """Price the table's holdings with ``source`` and fill the computed columns from the plan."""
     frame = with_standard_columns(table).astype(
-        {c: object for c in (*MARKET_COLUMNS, *COMPUTED_COLUMNS, STATUS)}
+        {c: object for c in headings("market", "computed")}
     )
     rows = list(holding_rows(frame))
     requests = [
@@ -82,7 +87,7 @@ def refresh_table(
     quotes = source.quotes(requests, progress) if rows else []
     stale = apply_quotes(frame, rows, quotes)
     plan = plan_hedge(frame.loc[rows], registry or default_registry())
-    computed = {c.heading: [c.cell(v) for v in plan[c.key]] for c in PLAN_SHOWN}
+    computed = {h: [c.cell(v) for v in plan[c.key]] for h, c in plan_shown().items()}
     computed[STATUS] = [
         _status(error, _with_size_check(warnings, quote, spec_value), stale.get(row, ""))
         for row, error, warnings, quote, spec_value in zip(
@@ -96,8 +101,8 @@ def refresh_table(
 def refreshed_columns(source: PriceSource) -> tuple[str, ...]:
     """The columns a refresh writes: the computed ones, and the market ones unless the prices
     are the table's own (where a price may be the user's formula, which must stay)."""
-    market = () if isinstance(source, TableSource) else MARKET_COLUMNS
-    return (*market, *COMPUTED_COLUMNS, STATUS)
+    return headings("computed") if isinstance(source, TableSource) else headings("market",
+                                                                                 "computed")
 
 
 def column_blocks(header: Sequence[str], columns: Sequence[str]) -> list[tuple[int, int]]:

@@ -15,8 +15,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from xlhedge import costs, margin, scenarios, sizing
-from xlhedge.columns import COLUMNS, NEVER, column_key
+from xlhedge import columns, costs, margin, scenarios, sizing
+from xlhedge.columns import NEVER, column_key
 from xlhedge.contracts import ContractRegistry, ContractSpec, default_registry
 from xlhedge.errors import InputError
 from xlhedge.inputs import ArrayLike, FloatArray, violations
@@ -53,19 +53,13 @@ NUMERIC_INPUTS: tuple[Rule, ...] = (
     Rule("mark_price", np.nan, gt=0),
 )
 TEXT_INPUTS = ("asset", "contract")
-RESULT_COLUMNS = [
-    "notional_usd", "exposure_usd", "target_usd", "contracts", "hedged_usd", "residual_coin",
-    "net_delta_usd", "margin_coin", "liquidation_price", "liquidation_distance",
-    "funding_annual", "funding_per_day_coin", "funding_per_day_usd", "fee_to_open_coin",
-    "fee_to_open_usd", "contract_value", "lot_size",
-]
 
 
 def _headings() -> dict[str, str]:
     """Every accepted spelling of an input column (its key, heading or alias) -> its key."""
     inputs = {r.name for r in NUMERIC_INPUTS} | set(TEXT_INPUTS)
     found: dict[str, str] = {}
-    for column in COLUMNS:
+    for column in columns.COLUMNS:
         if column.key in inputs:
             for name in (column.key, column.heading, *column.aliases):
                 found[column_key(name)] = column.key
@@ -189,7 +183,7 @@ def plan_hedge(inventory: pd.DataFrame, registry: ContractRegistry | None = None
     specs = _specs(frame["contract"], registry, errors)
     values["mark_price"] = np.where(np.isnan(values["mark_price"]),
                                     _coin_prices(frame, values, specs), values["mark_price"])
-    results = {name: np.full(n, np.nan) for name in RESULT_COLUMNS}
+    results: dict[str, FloatArray] = {}
     kinds: Texts = np.full(n, "", dtype=object)
     settles: Texts = np.full(n, "", dtype=object)
     warnings: Texts = np.full(n, "", dtype=object)
@@ -207,21 +201,20 @@ def plan_hedge(inventory: pd.DataFrame, registry: ContractRegistry | None = None
             out, refused = _fill(v, spec)
             errors[good] = refused
             for name, array in out.items():
-                results[name][good] = array
+                results.setdefault(name, np.full(n, np.nan))[good] = array
             kinds[good], settles[good] = spec.contract_type, spec.settle
             warnings[good] = _warnings(frame["asset"].to_numpy(dtype=object)[good], v, out, spec)
     failed = errors != ""
     for array in results.values():
         array[failed] = np.nan
     warnings[failed] = ""
-    plan = pd.DataFrame({"asset": frame["asset"], "contract": frame["contract"]})
-    for rule in NUMERIC_INPUTS:
-        plan[rule.name] = values[rule.name]
-    for name, array in results.items():
-        plan[name] = array
-    plan["contract_type"], plan["settle"] = kinds, settles
-    plan["warnings"], plan["error"] = warnings, errors
-    plan.index = labels
+    data: dict[str, object] = {"asset": frame["asset"].to_numpy(dtype=object),
+                               "contract": frame["contract"].to_numpy(dtype=object),
+                               "contract_type": kinds, "settle": settles,
+                               "warnings": warnings, "error": errors, **values, **results}
+    # the declared columns in their order (a result no row has is all NaN), then any other
+    plan = pd.DataFrame({**{c.key: data.get(c.key, np.full(n, np.nan)) for c in columns.COLUMNS
+                            if c.plan}, **data}, index=labels)
     return plan
 
 

@@ -35,9 +35,9 @@ from xlhedge.excel import vba
 from xlhedge.excel.calcsheet import CalcSheet, Rng, Text
 from xlhedge.files import write_atomically
 from xlhedge.inventory import (
-    ALL_COLUMNS,
     SHEET_NAME,
     TABLE_NAME,
+    headings,
     refresh_table,
 )
 from xlhedge.sources import get_source
@@ -255,7 +255,7 @@ def _readme(sheet: Worksheet, fmt: Formats) -> None:
 
 def _inventory_frame() -> pd.DataFrame:
     table = refresh_table(example_inventory(), get_source("table"))
-    return table[list(ALL_COLUMNS)]
+    return table[list(headings())]
 
 
 def _inventory(sheet: Worksheet, fmt: Formats) -> None:
