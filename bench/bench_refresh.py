@@ -10,7 +10,6 @@ in Python peak memory (tracemalloc).
 from __future__ import annotations
 
 import argparse
-import shutil
 import tempfile
 import time
 import tracemalloc
@@ -20,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import openpyxl
 
-from xlhedge import xlsxtable
 from xlhedge.cli import main as cli
-from xlhedge.excel.workbook import COMMITTED
+from xlhedge.examples import example_inventory
+from xlhedge.excel.workbook import build_workbook
 
 
 def measure(func: Callable[[], object], runs: int = 3) -> tuple[float, float]:
@@ -42,13 +41,10 @@ def _timed(func: Callable[[], object]) -> float:
 
 
 def big_workbook(folder: Path, rows: int) -> Path:
-    path = folder / "Big.xlsm"
-    shutil.copy(COMMITTED, path)
-    table = xlsxtable.read_table(path, "Inventory")
+    table = example_inventory()
     repeat = table.iloc[np.arange(rows) % len(table)].reset_index(drop=True)
     repeat["Quantity"] = np.linspace(0.01, 20, rows)
-    xlsxtable.write_table(path, "Inventory", repeat, backup=False)
-    return path
+    return build_workbook(folder / "Big.xlsm", inventory=repeat)
 
 
 def main() -> None:

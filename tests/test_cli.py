@@ -16,6 +16,8 @@ from xlhedge.cli import main
 from xlhedge.excel.workbook import COMMITTED
 from xlhedge.inventory import plan_shown
 
+EXAMPLE = str(Path(__file__).resolve().parents[1] / "xlhedge" / "data" / "example_inventory.csv")
+
 
 @pytest.fixture
 def workbook(tmp_path) -> Path:
@@ -37,14 +39,14 @@ def _inventory_parts(path: Path) -> set[str]:
 
 def test_plan_prints_and_writes(tmp_path, capsys):
     out = tmp_path / "plan.xlsx"
-    assert main(["plan", "examples/inventory.csv", "--out", str(out)]) == 0
+    assert main(["plan", EXAMPLE, "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "BINANCE:BTCUSD_PERP" in text and "Hedged: 253,500.00 USD" in text
     assert openpyxl.load_workbook(out)["Plan"].max_row == 7
 
 
 def test_plan_csv_output_keeps_formula_text_as_text(tmp_path):
-    inventory = pd.read_csv("examples/inventory.csv")
+    inventory = pd.read_csv(EXAMPLE)
     inventory.loc[0, "Asset"] = "=HYPERLINK(\"x\")"
     source, out = tmp_path / "inv.csv", tmp_path / "plan.csv"
     inventory.to_csv(source, index=False)
@@ -57,8 +59,8 @@ def test_refresh_changes_only_the_table(workbook):
     table = xlsxtable.read_table(workbook, "Inventory")
     table = table.astype({"Price": float})
     table.loc[0, "Price"] = 70000.0  # a price typed by the user
-    table["My Notes"] = ["keep me"] * len(table)
-    xlsxtable.write_table(workbook, "Inventory", table, backup=False)
+    table["My Notes"] = ["keep me"] * len(table)  # a column of the user's, at the right edge
+    xlsxtable.update_columns(workbook, "Inventory", table, ["Price", "My Notes"], backup=False)
     typed = _members(workbook)
     assert main(["refresh", str(workbook)]) == 0
     after = _members(workbook)
@@ -72,8 +74,8 @@ def test_refresh_changes_only_the_table(workbook):
     result = xlsxtable.read_table(workbook, "Inventory")
     assert result["My Notes"].tolist() == ["keep me"] * len(result)
     expected = plan_hedge(result)
-    assert result.loc[0, "Contracts"] == expected.loc[0, "contracts"]
-    assert result.loc[0, "Notional (USD)"] == pytest.approx(1.5 * 70000)
+    assert result.loc[0, "Contracts"] == 1050  # 1.5 BTC x 70,000 USD / 100 USD per contract
+    assert result.loc[0, "Notional (USD)"] == 105000
     for column, name in {h: c.key for h, c in plan_shown().items()}.items():
         got = pd.to_numeric(result[column], errors="coerce").to_numpy(dtype=float)
         want = expected[name].to_numpy(dtype=float)
@@ -112,7 +114,8 @@ def test_refresh_bad_rows_get_status(workbook):
     table.loc[0, "Quantity"] = "lots"
     table.loc[1, "Asset"] = "=1+1"
     table.loc[2, "Contract"] = "BINANCE:BTCUSD"
-    xlsxtable.write_table(workbook, "Inventory", table, backup=False)
+    xlsxtable.update_columns(workbook, "Inventory", table, ["Quantity", "Asset", "Contract"],
+                             backup=False)
     assert main(["refresh", str(workbook)]) == 0
     result = xlsxtable.read_table(workbook, "Inventory")
     assert result.loc[0, "Status"].startswith("error: quantity must be a number")
@@ -184,7 +187,7 @@ def test_demo(tmp_path, capsys):
 def test_refreshed_workbook_opens_in_libreoffice(workbook, pdf_text):
     table = xlsxtable.read_table(workbook, "Inventory").astype({"Price": float})
     table.loc[0, "Price"] = 71234.0
-    xlsxtable.write_table(workbook, "Inventory", table, backup=False)
+    xlsxtable.update_columns(workbook, "Inventory", table, ["Price"], backup=False)
     assert main(["refresh", str(workbook)]) == 0
     text = pdf_text(workbook)
     assert "106,851.00" in text  # 1.5 BTC at 71,234: the refreshed notional

@@ -8,13 +8,15 @@ import pytest
 
 from xlhedge import default_registry, plan_hedge
 from xlhedge.examples import example_inventory
+from xlhedge.excel.cells import cell_values
+from xlhedge.hedgesheet import hedge_sheet_path, make_sheet_file
 from xlhedge.inventory import (
     column_blocks,
     plan_shown,
     refresh_table,
     refreshed_columns,
 )
-from xlhedge.macros import cell_values, hedge_sheet_path, make_sheet_file, settings_from_table
+from xlhedge.settings import settings_from_table
 from xlhedge.sources import Quote, get_source
 
 

@@ -8,13 +8,13 @@ import pytest
 
 from xlhedge import (
     InputError,
-    hedge_contracts,
     initial_margin,
     plan_hedge,
     plan_totals,
     scenario_summary,
     scenario_table,
 )
+from xlhedge.examples import example_inventory
 from xlhedge.plan import margin_by_coin
 
 
@@ -40,24 +40,22 @@ class TestPlanHedge:
         assert plan.loc[0, "funding_rate"] == 0.0001
         assert plan.loc[0, "mark_price"] == 60000
 
-    def test_matches_core_functions(self):
-        frame = pd.read_csv("examples/inventory.csv")
-        plan = plan_hedge(frame)
-        same = plan[plan["asset"].str.upper() == "BTC"]
-        expected = hedge_contracts(
-            same["quantity"] * same["price"] / same["mark_price"],
-            same["mark_price"],
-            same["contract_value"],
-            same["hedge_ratio"],
-            lot_size=same["lot_size"],
-            collateral=same["collateral"],
-        )
-        assert np.array_equal(same["contracts"].to_numpy(), np.asarray(expected))
+    def test_bundled_example_by_hand(self):
+        # contracts = USD to hedge / contract value, rounded to the lot: 1.5 x 60,000 / 100;
+        # 20 x 3,000 / 1; 0.25 x 60,000 / 1 (lot 100); 5 x 3,000 x 0.5 / 10; 400 x 150 x 0.85 /
+        # 100; (0.4 x 60,000 + 0.1 collateral x 60,002) / 10 = 3,000.02 -> 3,000
+        plan = plan_hedge(example_inventory())
+        assert plan["contracts"].tolist() == [900, 60000, 15000, 750, 510, 3000]
+        assert plan["hedged_usd"].tolist() == [90000, 60000, 15000, 7500, 51000, 30000]
+        assert plan["notional_usd"].tolist() == [90000, 60000, 15000, 15000, 60000, 24000]
+        assert plan.loc[5, "exposure_usd"] == pytest.approx(30000.2)
 
     def test_leverage_brings_liquidation_close(self):
         plan = plan_hedge(_inventory(Leverage=5))
+        # margin 1/5 BTC; LP = 60,000 x (1 - 0.004) / (1 - 0.2) = 74,700 (Binance tier 1, 0.4%)
+        assert plan.loc[0, "liquidation_price"] == pytest.approx(74700)
         distance = plan.loc[0, "liquidation_distance"]
-        assert 0.1 < distance < 0.3
+        assert distance == pytest.approx(0.245)
         assert "liquidation within" in plan.loc[0, "warnings"]
 
     def test_cross_hedge_uses_coin_price_from_other_row(self):

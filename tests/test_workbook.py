@@ -11,13 +11,8 @@ import pytest
 
 from xlhedge import udfs
 from xlhedge.excel import vba
-from xlhedge.excel.workbook import (
-    COMMITTED,
-    MACROS_MODULE,
-    build_workbook,
-    macros_vba,
-    xlwings_conf,
-)
+from xlhedge.excel.vba import MACROS_MODULE, macros_vba
+from xlhedge.excel.workbook import COMMITTED, build_workbook, xlwings_conf
 
 REQUIRED_SHEETS = ["Read Me", "Inventory", "Calculator", "Scenarios", "Contracts", "Settings",
                    "xlwings.conf"]

@@ -46,17 +46,18 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def _workbook_tables(path: Path) -> tuple[pd.DataFrame, dict[str, str], ContractRegistry]:
     """The Inventory table, the settings and the contract registry of a workbook file."""
     from xlhedge import xlsxtable
-    from xlhedge.macros import registry_from_table, settings_from_table
+    from xlhedge.settings import registry_from_table, settings_from_table
 
     if not path.exists():
         raise XlhedgeError(f"file not found: {path}")
-    names = {info.name for info in xlsxtable.list_tables(path)}
-    if TABLE_NAME not in names:
+    names = {info.name.lower(): info.name for info in xlsxtable.list_tables(path)}
+    if TABLE_NAME.lower() not in names:
         raise XlhedgeError(f"{path.name} has no table named {TABLE_NAME!r} (tables: "
-                           f"{', '.join(sorted(names)) or 'none'})")
+                           f"{', '.join(sorted(names.values())) or 'none'})")
 
     def table(name: str) -> pd.DataFrame | None:
-        return xlsxtable.read_table(path, name) if name in names else None
+        found = names.get(name.lower())
+        return xlsxtable.read_table(path, found) if found else None
 
     return (table(TABLE_NAME), settings_from_table(table("Settings")),  # type: ignore[return-value]
             registry_from_table(table("Contracts")))
@@ -72,22 +73,20 @@ def _progress(done: int, total: int) -> None:
 
 def cmd_refresh(args: argparse.Namespace) -> int:
     from xlhedge import xlsxtable
-    from xlhedge.inventory import refresh_table, refreshed_columns
+    from xlhedge.inventory import missing_inputs, refresh_table, refreshed_columns
     from xlhedge.sources import get_source
 
     inventory, settings, registry = _workbook_tables(args.workbook)
+    missing_inputs(inventory.columns)
     spec = args.source or settings["Price Source"]
     source = get_source(spec)
     live = spec.strip().lower().startswith("ccxt:")
     result = refresh_table(inventory, source, registry, _progress if live else None)
-    owned = refreshed_columns(source)
-    if set(owned) <= set(inventory.columns) and len(result) == len(inventory):
-        # only the columns a refresh owns: user columns, formulas and cell formats stay
-        written = xlsxtable.update_columns(args.workbook, TABLE_NAME, result, owned,
-                                           out_path=args.out, backup=not args.no_backup)
-    else:  # standard columns were missing: the table gets them
-        written = xlsxtable.write_table(args.workbook, TABLE_NAME, result, out_path=args.out,
-                                        backup=not args.no_backup)
+    # only the columns a refresh owns (any missing are added at the table's right edge): user
+    # columns, formulas and cell formats stay
+    written = xlsxtable.update_columns(args.workbook, TABLE_NAME, result,
+                                       refreshed_columns(source), out_path=args.out,
+                                       backup=not args.no_backup)
     status = result["Status"].fillna("").astype(str)
     print(f"refreshed {len(result)} rows from {source.name}: "
           f"{(status.str.contains('error:')).sum()} with errors, "
@@ -99,7 +98,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
 
 def cmd_sheet(args: argparse.Namespace) -> int:
-    from xlhedge.macros import make_sheet_file
+    from xlhedge.hedgesheet import make_sheet_file
 
     inventory, settings, registry = _workbook_tables(args.workbook)
     sheet = make_sheet_file(inventory, settings, registry, args.workbook, now_utc(),

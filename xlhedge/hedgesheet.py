@@ -26,9 +26,10 @@ from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
 from xlhedge.columns import NEVER, UNITS, Column, shown_in
+from xlhedge.contracts import ContractRegistry
 from xlhedge.errors import InputError
 from xlhedge.files import atomic_path
-from xlhedge.plan import margin_by_coin, plan_totals, scenario_summary, scenario_table
+from xlhedge.plan import margin_by_coin, plan_hedge, plan_totals, scenario_summary, scenario_table
 
 LADDER: tuple[float, ...] = (-0.5, -0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3, 0.5, 1.0)
 CHART_MOVES: tuple[float, ...] = tuple(round(step * 0.05, 2) for step in range(-10, 21))
@@ -121,6 +122,27 @@ RED = "#C00000"
 
 REQUIRED_COLUMNS = ("asset", "contract", "contracts", "contract_type", "settle", "warnings",
                     "error")
+
+
+def hedge_sheet_path(workbook: Path, folder: str, now: datetime) -> Path:
+    """``HedgeSheet-YYYYMMDD-HHMMSS.xlsx`` in ``folder`` or next to the workbook."""
+    target = Path(folder) if folder else workbook.parent
+    return target / f"HedgeSheet-{now:%Y%m%d-%H%M%S}.xlsx"
+
+
+def make_sheet_file(
+    inventory: pd.DataFrame, settings: Mapping[str, str], registry: ContractRegistry,
+    workbook: Path, now: datetime, path: Path | None = None,
+) -> Path:
+    """Plan from the inventory's inputs and prices (never its computed columns); write the sheet
+    with the workbook's settings. ``path`` defaults to :func:`hedge_sheet_path`."""
+    path = path or hedge_sheet_path(workbook, settings["Hedge Sheet Folder"], now)
+    return write_hedge_sheet(
+        plan_hedge(inventory, registry), path, as_of=now, source=settings["Price Source"],
+        workbook_name=workbook.name,
+        paper="letter" if settings["Paper"].lower() == "letter" else "a4",
+        landscape=settings["Orientation"].lower() != "portrait",
+    )
 
 
 def write_hedge_sheet(

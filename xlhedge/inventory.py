@@ -9,14 +9,15 @@ read and write the table, and the source fetches the prices.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 
-from xlhedge.columns import Column, Role, by_role, is_blank, shown_in
+from xlhedge.columns import Column, Role, by_role, column_key, is_blank, shown_in
 from xlhedge.contracts import ContractRegistry, default_registry
+from xlhedge.errors import XlhedgeError
 from xlhedge.plan import plan_hedge
 from xlhedge.sources import PriceSource, Quote, QuoteRequest
 from xlhedge.sources.base import Progress, TableSource
@@ -35,6 +36,19 @@ def headings(*roles: Role) -> tuple[str, ...]:
 def plan_shown() -> dict[str, Column]:
     """The columns a refresh fills from the plan (every computed one but Status), by heading."""
     return {c.heading: c for c in by_role("computed") if c.heading != STATUS}
+
+
+REQUIRED = ("Asset", "Quantity", "Contract")  # the user's own: a refresh cannot make them up
+
+
+def missing_inputs(columns: Iterable[object]) -> None:
+    """Refuse a table without a required input column (renamed or deleted): a refresh adds the
+    columns it fills itself, never the user's."""
+    have = {column_key(c) for c in columns}
+    missing = [c for c in REQUIRED if column_key(c) not in have]
+    if missing:
+        raise XlhedgeError(f"the {TABLE_NAME} table has no column {', '.join(missing)} (renamed "
+                           "or deleted?): give the table back that heading, then refresh again")
 
 
 def with_standard_columns(table: pd.DataFrame) -> pd.DataFrame:
@@ -81,8 +95,9 @@ def refresh_table(
     )
     rows = list(holding_rows(frame))
     requests = [
-        QuoteRequest(asset=_text(frame.at[r, "Asset"]), contract=_text(frame.at[r, "Contract"]))
-        for r in rows
+        QuoteRequest(asset=_text(asset), contract=_text(contract))
+        for asset, contract in zip(frame.loc[rows, "Asset"], frame.loc[rows, "Contract"],
+                                   strict=True)
     ]
     quotes = source.quotes(requests, progress) if rows else []
     stale = apply_quotes(frame, rows, quotes)

@@ -1,97 +1,35 @@
 """Python side of the workbook's buttons (``RunPython`` from the ``xlhedge_macros`` VBA module).
 
-Only the few lines marked *Excel adapter* talk to Excel through xlwings (``Book.caller()``); they
-cannot run here and stay thin. Everything they call is a plain function over DataFrames and
-values, tested without Excel: reading the settings, building the price source and the contract
-registry, refreshing the table (:func:`xlhedge.inventory.refresh_table`), turning the result into
-the values of one range write, and writing the hedge sheet.
+Everything here talks to Excel through xlwings (``Book.caller()``), cannot run without it, and
+stays thin. What it calls are plain functions over DataFrames and values, tested without Excel
+and shared with the command line: the settings and contract overrides (:mod:`xlhedge.settings`),
+the refresh (:func:`xlhedge.inventory.refresh_table`), the values of one range write
+(:func:`xlhedge.excel.cells.cell_values`) and the hedge sheet
+(:func:`xlhedge.hedgesheet.make_sheet_file`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pandas as pd
 import xlwings as xw
 
-from xlhedge.contracts import ContractRegistry, default_registry
-from xlhedge.files import FORMULA_START
-from xlhedge.hedgesheet import write_hedge_sheet
+from xlhedge.contracts import ContractRegistry
+from xlhedge.errors import XlhedgeError
+from xlhedge.excel.cells import cell_values
+from xlhedge.hedgesheet import make_sheet_file
 from xlhedge.inventory import (
     SHEET_NAME,
     TABLE_NAME,
     column_blocks,
+    missing_inputs,
     now_utc,
     refresh_table,
     refreshed_columns,
 )
-from xlhedge.plan import plan_hedge
+from xlhedge.settings import registry_from_table, settings_from_table
 from xlhedge.sources import PriceSource, get_source
-
-SETTING_DEFAULTS = {
-    "Price Source": "table", "Paper": "A4", "Orientation": "landscape", "Hedge Sheet Folder": "",
-}
-
-
-def settings_from_table(frame: pd.DataFrame | None) -> dict[str, str]:
-    """The Settings table (Setting, Value) as a dict, blanks taking the defaults."""
-    settings = dict(SETTING_DEFAULTS)
-    if frame is not None and {"Setting", "Value"} <= set(frame.columns):
-        for name, value in zip(frame["Setting"], frame["Value"], strict=True):
-            if isinstance(name, str) and not pd.isna(value) and str(value).strip():
-                settings[name.strip()] = str(value).strip()
-    return settings
-
-
-def registry_from_table(frame: pd.DataFrame | None) -> ContractRegistry:
-    """Built-in specs overridden by the workbook's Contracts table."""
-    registry = default_registry()
-    return registry if frame is None or frame.empty else registry.with_frame(frame)
-
-
-def cell_values(frame: pd.DataFrame) -> list[list[Any]]:
-    """Rows for one range write: blanks as None, text that looks like a formula kept as text."""
-
-    def value(item: object) -> Any:
-        if item is None or (isinstance(item, float) and np.isnan(item)):
-            return None
-        if isinstance(item, str) and item.startswith(FORMULA_START):
-            return "'" + item  # Excel stores it as text; the apostrophe is not part of the text
-        if isinstance(item, np.generic):
-            return item.item()
-        return item
-
-    return [[value(v) for v in row] for row in frame.itertuples(index=False)]
-
-
-def hedge_sheet_path(workbook: Path, folder: str, now: datetime) -> Path:
-    """``HedgeSheet-YYYYMMDD-HHMMSS.xlsx`` in ``folder`` or next to the workbook."""
-    target = Path(folder) if folder else workbook.parent
-    return target / f"HedgeSheet-{now:%Y%m%d-%H%M%S}.xlsx"
-
-
-def make_sheet_file(
-    inventory: pd.DataFrame, settings: Mapping[str, str], registry: ContractRegistry,
-    workbook: Path, now: datetime, path: Path | None = None,
-) -> Path:
-    """Plan from the inventory's inputs and prices (never its computed columns); write the sheet.
-
-    ``path`` defaults to :func:`hedge_sheet_path`.
-    """
-    path = path or hedge_sheet_path(workbook, settings["Hedge Sheet Folder"], now)
-    plan = plan_hedge(inventory, registry)
-    return write_hedge_sheet(
-        plan, path, as_of=now, source=settings["Price Source"], workbook_name=workbook.name,
-        paper="letter" if settings["Paper"].lower() == "letter" else "a4",
-        landscape=settings["Orientation"].lower() != "portrait",
-    )
-
-
-# --- Excel adapters: the only code that needs Excel ----------------------------------------
 
 
 def _table_frame(book: xw.Book, sheet: str, table: str) -> pd.DataFrame | None:
@@ -125,9 +63,14 @@ def refresh_inventory() -> None:
     source: PriceSource = get_source(settings["Price Source"])
     owned = refreshed_columns(source)
     missing = [c for c in owned if c not in inventory.columns]
-    if missing:
-        book.app.alert(f"The Inventory table has no column {', '.join(missing)}: add it, then "
-                       "press Refresh again.", title="xlhedge")
+    try:
+        missing_inputs(inventory.columns)
+        if missing:
+            raise XlhedgeError(f"the {TABLE_NAME} table has no column {', '.join(missing)}: "
+                               "add it at the table's right edge (or run xlhedge refresh on the "
+                               "file, which adds it), then press Refresh again")
+    except XlhedgeError as exc:
+        book.app.alert(str(exc), title="xlhedge")
         return
     try:
         result = refresh_table(inventory, source, registry,

@@ -18,11 +18,15 @@ import functools
 import inspect
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from xlhedge.errors import InputError, UnknownContractError, XlhedgeError
+from xlhedge.files import FORMULA_START
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TOO_LARGE = "#NUM! result is too large"
 MAX_TEXT = 200
@@ -159,3 +163,18 @@ def _cell_by_cell(
         except Exception as exc:
             out[index] = error_text(exc)
     return to_cells(out, inf_text)
+
+
+def cell_values(frame: pd.DataFrame) -> list[list[Any]]:
+    """Rows for one range write: blanks as None, text that looks like a formula kept as text."""
+
+    def value(item: object) -> Any:
+        if item is None or (isinstance(item, float) and np.isnan(item)):
+            return None
+        if isinstance(item, str) and item.startswith(FORMULA_START):
+            return "'" + item  # Excel stores it as text; the apostrophe is not part of the text
+        if isinstance(item, np.generic):
+            return item.item()
+        return item
+
+    return [[value(v) for v in row] for row in frame.itertuples(index=False)]

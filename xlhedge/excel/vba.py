@@ -35,6 +35,8 @@ from pathlib import Path
 import xlwings
 from pyopenvba import ExcelFile
 
+from xlhedge import udfs
+
 #: The workbook the wrappers are written for; only an ``.xlam`` name would change them.
 WORKBOOK_NAME = "HedgePlanner.xlsm"
 _VBA_ENTRY = "xl/vbaProject.bin"
@@ -192,3 +194,59 @@ def _module(name: str, **attributes: object) -> types.ModuleType:
     module = types.ModuleType(name)
     vars(module).update(attributes)
     return module
+
+
+# --- The workbook's own modules ----------------------------------------------------------
+
+MACROS_MODULE = "xlhedge_macros"
+#: Button macro -> the function of :mod:`xlhedge.macros` it runs.
+MACROS = {
+    "RefreshInventory": "refresh_inventory",
+    "MakeHedgeSheet": "make_hedge_sheet",
+}
+
+
+def _vba_text(text: str) -> str:
+    """A VBA string literal (at most 255 characters, as MacroOptions takes)."""
+    return '"' + " ".join(text.split())[:255].replace('"', '""') + '"'
+
+
+def function_help_vba() -> list[str]:
+    """``Auto_Open``: registers each function's description and argument docs with Excel's
+    function wizard, as xlwings' "Import Functions" does with ``Application.MacroOptions``."""
+    lines = [
+        "' Runs when the workbook opens with macros enabled: help texts for the function wizard.",
+        "Sub Auto_Open()",
+        "    On Error Resume Next  ' older Excel has no ArgumentDescriptions; help is optional",
+    ]
+    decorated = decorated_module(udfs)
+    for name in sorted(n for n in dir(decorated) if hasattr(getattr(decorated, n), "__xlfunc__")):
+        info = getattr(decorated, name).__xlfunc__
+        docs = ", ".join(_vba_text(arg["doc"]) for arg in info["args"] if not arg["vba"])
+        lines += [
+            f'    Application.MacroOptions Macro:="{name}", '
+            f'Description:={_vba_text(info["ret"]["doc"])}, Category:="{info["category"]}", _',
+            f"        ArgumentDescriptions:=Array({docs})",
+        ]
+    return [*lines, "End Sub", ""]
+
+
+def macros_vba() -> str:
+    """The module behind the Inventory sheet's buttons (each a RunPython call into xlhedge),
+    and the function wizard's help texts."""
+    lines = [f'Attribute VB_Name = "{MACROS_MODULE}"', "Option Explicit", "",
+             *function_help_vba()]
+    for sub, function in MACROS.items():
+        lines += [
+            f"' Button on the Inventory sheet; Python side: xlhedge.macros.{function}",
+            f"Sub {sub}()",
+            f'    RunPython "import xlhedge.macros; xlhedge.macros.{function}()"',
+            "End Sub",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def vba_modules() -> dict[str, str]:
+    """Standard modules added to the template's VBA project."""
+    return {"xlwings_udfs": udf_wrappers("xlhedge.udfs", udfs), MACROS_MODULE: macros_vba()}

@@ -40,27 +40,12 @@ from xlhedge.inventory import (
     headings,
     refresh_table,
 )
+from xlhedge.scenarios import DEFAULT_MOVES
+from xlhedge.settings import SETTINGS
 from xlhedge.sources import get_source
 
 COMMITTED = Path(__file__).resolve().parents[2] / "workbook" / "HedgePlanner.xlsm"
 BUILT_AT = datetime(2026, 1, 1)  # fixed, so that a rebuild is identical to the committed file
-MACROS_MODULE = "xlhedge_macros"
-MACROS = {
-    "RefreshInventory": "refresh_inventory",
-    "MakeHedgeSheet": "make_hedge_sheet",
-}
-SETTINGS = (
-    ("Price Source", "table",
-     'table (prices as typed), csv:C:\\path\\prices.csv, or ccxt:binance / bybit / okx / '
-     "bitmex / deribit (live, needs pip install xlhedge[live])"),
-    ("Paper", "A4", "A4 or Letter, for the hedge sheet"),
-    ("Orientation", "landscape", "landscape or portrait"),
-    ("Hedge Sheet Folder", "", "blank: next to this workbook"),
-)
-SETTING_NAMES = {
-    "Price Source": "PriceSource", "Paper": "Paper", "Orientation": "Orientation",
-    "Hedge Sheet Folder": "HedgeSheetFolder",
-}
 INVENTORY_FIRST_ROW = 4  # 0-based row of the table header (rows above hold title and buttons)
 
 
@@ -73,52 +58,6 @@ def conf_for_this_python() -> dict[str, str]:
     if "site-packages" not in package_parent.parts:
         conf["PYTHONPATH"] = str(package_parent)
     return conf
-
-
-def _vba_text(text: str) -> str:
-    """A VBA string literal (at most 255 characters, as MacroOptions takes)."""
-    return '"' + " ".join(text.split())[:255].replace('"', '""') + '"'
-
-
-def function_help_vba() -> list[str]:
-    """``Auto_Open``: registers each function's description and argument docs with Excel's
-    function wizard, as xlwings' "Import Functions" does with ``Application.MacroOptions``."""
-    lines = [
-        "' Runs when the workbook opens with macros enabled: help texts for the function wizard.",
-        "Sub Auto_Open()",
-        "    On Error Resume Next  ' older Excel has no ArgumentDescriptions; help is optional",
-    ]
-    decorated = vba.decorated_module(udfs)
-    for name in sorted(n for n in dir(decorated) if hasattr(getattr(decorated, n), "__xlfunc__")):
-        info = getattr(decorated, name).__xlfunc__
-        docs = ", ".join(_vba_text(arg["doc"]) for arg in info["args"] if not arg["vba"])
-        lines += [
-            f'    Application.MacroOptions Macro:="{name}", '
-            f'Description:={_vba_text(info["ret"]["doc"])}, Category:="{info["category"]}", _',
-            f"        ArgumentDescriptions:=Array({docs})",
-        ]
-    return [*lines, "End Sub", ""]
-
-
-def macros_vba() -> str:
-    """The module behind the Inventory sheet's buttons (each a RunPython call into xlhedge),
-    and the function wizard's help texts."""
-    lines = [f'Attribute VB_Name = "{MACROS_MODULE}"', "Option Explicit", "",
-             *function_help_vba()]
-    for sub, function in MACROS.items():
-        lines += [
-            f"' Button on the Inventory sheet; Python side: xlhedge.macros.{function}",
-            f"Sub {sub}()",
-            f'    RunPython "import xlhedge.macros; xlhedge.macros.{function}()"',
-            "End Sub",
-            "",
-        ]
-    return "\n".join(lines)
-
-
-def vba_modules() -> dict[str, str]:
-    """Standard modules added to the template's VBA project."""
-    return {"xlwings_udfs": vba.udf_wrappers("xlhedge.udfs", udfs), MACROS_MODULE: macros_vba()}
 
 
 class Formats:
@@ -149,17 +88,21 @@ class Formats:
 
 
 def build_workbook(
-    path: str | Path, conf: Mapping[str, str] | None = None, *, backup: bool = False
+    path: str | Path, conf: Mapping[str, str] | None = None, *, backup: bool = False,
+    inventory: pd.DataFrame | None = None,
 ) -> Path:
     """Write HedgePlanner.xlsm to ``path`` atomically (keeping a backup of a file it replaces,
-    with ``backup``); ``conf`` fills the xlwings.conf sheet."""
-    project = vba.build_vba_project(vba_modules())
+    with ``backup``); ``conf`` fills the xlwings.conf sheet; ``inventory`` (holdings with the
+    Inventory table's input columns) replaces the bundled example."""
+    project = vba.build_vba_project(vba.vba_modules())
+    holdings = example_inventory() if inventory is None else inventory
     return write_atomically(
-        Path(path), lambda temp: _write(temp, project, dict(conf or {})), backup=backup
+        Path(path), lambda temp: _write(temp, project, dict(conf or {}), holdings),
+        backup=backup,
     )
 
 
-def _write(path: Path, project: bytes, conf: dict[str, str]) -> None:
+def _write(path: Path, project: bytes, conf: dict[str, str], holdings: pd.DataFrame) -> None:
     book = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False})
     book.set_properties({"title": "xlhedge HedgePlanner", "created": BUILT_AT,
                          "comments": f"Built by xlhedge {xlhedge.__version__}"})
@@ -178,7 +121,7 @@ def _write(path: Path, project: bytes, conf: dict[str, str]) -> None:
     settings = book.add_worksheet("Settings")
     xlconf = book.add_worksheet("xlwings.conf")
     _readme(readme, fmt)
-    _inventory(inventory, fmt)
+    _inventory(inventory, fmt, holdings)
     _calculator(calculator, fmt)
     _scenarios(book, scenarios, fmt)
     _contracts(contracts, fmt)
@@ -253,13 +196,13 @@ def _readme(sheet: Worksheet, fmt: Formats) -> None:
     _print_setup(sheet, landscape=False)
 
 
-def _inventory_frame() -> pd.DataFrame:
-    table = refresh_table(example_inventory(), get_source("table"))
+def _inventory_frame(holdings: pd.DataFrame) -> pd.DataFrame:
+    table = refresh_table(holdings, get_source("table"))
     return table[list(headings())]
 
 
-def _inventory(sheet: Worksheet, fmt: Formats) -> None:
-    frame = _inventory_frame()
+def _inventory(sheet: Worksheet, fmt: Formats, holdings: pd.DataFrame) -> None:
+    frame = _inventory_frame(holdings)
     top = INVENTORY_FIRST_ROW
     sheet.write_string(0, 0, "Inventory", fmt.title)
     sheet.write_string(1, 0, "Yellow columns are yours. Refresh fills prices (per Settings) and "
@@ -457,9 +400,6 @@ def _other_examples(calc: CalcSheet, fmt: Formats) -> None:
     calc.call("B58", udfs.HEDGE_CONTRACTS, 1, -5, 100)
 
 
-SCENARIO_MOVES = tuple(round(m / 10, 1) for m in range(-5, 11))
-
-
 def _scenarios(book: Workbook, sheet: Worksheet, fmt: Formats) -> None:
     calc = CalcSheet(sheet, fmt.text)
     sheet.set_column(0, 1, 22)
@@ -480,9 +420,9 @@ def _scenarios(book: Workbook, sheet: Worksheet, fmt: Formats) -> None:
               fmt=fmt.usd)
     calc.put("A12", "Price move", fmt.label)
     first = 13
-    for i, move in enumerate(SCENARIO_MOVES):
+    for i, move in enumerate(DEFAULT_MOVES):
         calc.put(f"A{first + i}", move, fmt.percent)
-    last = first + len(SCENARIO_MOVES) - 1
+    last = first + len(DEFAULT_MOVES) - 1
     table = calc.call("C12", udfs.HEDGE_SCENARIOS, "B3", "B4", "B8", "B5",
                       Rng(f"A{first}:A{last}"), 0, "B10", "B9", fmt=fmt.usd)
     if not isinstance(table, list):
@@ -535,15 +475,16 @@ def _settings(book: Workbook, sheet: Worksheet, fmt: Formats) -> None:
     sheet.add_table(0, 0, len(SETTINGS), 2, {
         "name": "Settings", "style": "Table Style Light 9",
         "columns": [{"header": h} for h in ("Setting", "Value", "Notes")]})
-    for i, (name, value, notes) in enumerate(SETTINGS, start=1):
-        sheet.write_string(i, 0, name, fmt.label)
-        sheet.write_string(i, 1, value, fmt.input)
-        sheet.write_string(i, 2, notes, fmt.note)
-        book.define_name(SETTING_NAMES[name], f"=Settings!$B${i + 1}")
+    for i, setting in enumerate(SETTINGS, start=1):
+        sheet.write_string(i, 0, setting.label, fmt.label)
+        sheet.write_string(i, 1, setting.default, fmt.input)
+        sheet.write_string(i, 2, setting.note, fmt.note)
+        book.define_name(setting.name, f"=Settings!$B${i + 1}")
+        if setting.choices:
+            sheet.data_validation(i, 1, i, 1, {"validate": "list",
+                                               "source": list(setting.choices)})
     sheet.data_validation(1, 1, 1, 1, {"validate": "any", "input_title": "Price source",
                                        "input_message": "table, csv:PATH or ccxt:EXCHANGE"})
-    sheet.data_validation(2, 1, 2, 1, {"validate": "list", "source": ["A4", "Letter"]})
-    sheet.data_validation(3, 1, 3, 1, {"validate": "list", "source": ["landscape", "portrait"]})
     _print_setup(sheet, landscape=True)
 
 

@@ -1,0 +1,55 @@
+"""The workbook's Settings table and Contracts overrides, as plain values (no Excel here).
+
+Both faces read them the same way: the buttons (:mod:`xlhedge.macros`) from the open workbook,
+the command line from the file. Each setting is declared once, with its default and its note,
+and the workbook builder writes the Settings table from the same declaration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from xlhedge.columns import is_blank
+from xlhedge.contracts import ContractRegistry, default_registry
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One row of the Settings table; ``name`` is also a defined name in the workbook."""
+
+    label: str
+    default: str
+    note: str
+    name: str
+    choices: tuple[str, ...] = ()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("Price Source", "table",
+            "table (prices as typed), csv:C:\\path\\prices.csv, or ccxt:binance / bybit / okx / "
+            "deribit (live, needs pip install xlhedge[live])", "PriceSource"),
+    Setting("Paper", "A4", "A4 or Letter, for the hedge sheet", "Paper", ("A4", "Letter")),
+    Setting("Orientation", "landscape", "landscape or portrait", "Orientation",
+            ("landscape", "portrait")),
+    Setting("Hedge Sheet Folder", "", "blank: next to this workbook", "HedgeSheetFolder"),
+)
+
+
+def settings_from_table(frame: pd.DataFrame | None) -> dict[str, str]:
+    """The Settings table (Setting, Value) as a dict, blanks taking the defaults."""
+    settings = {s.label: s.default for s in SETTINGS}
+    if frame is not None and {"Setting", "Value"} <= set(frame.columns):
+        for name, value in zip(frame["Setting"], frame["Value"], strict=True):
+            if isinstance(name, str) and not is_blank(value):
+                settings[name.strip()] = str(value).strip()
+    return settings
+
+
+def registry_from_table(frame: pd.DataFrame | None) -> ContractRegistry:
+    """Built-in specs overridden by the workbook's Contracts table."""
+    registry = default_registry()
+    return registry if frame is None or frame.empty else registry.with_frame(frame)
