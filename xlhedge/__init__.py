@@ -5,33 +5,66 @@ call returns a float), contract specs, and the plan for a whole inventory. No Ex
 network here; those are the faces (``xlhedge.udfs``, ``xlhedge.cli``, ...).
 """
 
-from xlhedge.contracts import (
-    ContractRegistry,
-    ContractSpec,
-    MarginTier,
-    default_registry,
-    get_contract,
-)
-from xlhedge.costs import annualised_funding, funding_payment, trading_fee
-from xlhedge.crosshedge import (
-    dollar_offset,
-    hedge_effectiveness,
-    is_highly_effective,
-    min_variance_hedge_ratio,
-)
-from xlhedge.errors import InputError, UnknownContractError, XlhedgeError
-from xlhedge.margin import (
-    bankruptcy_price,
-    initial_margin,
-    liquidation_price,
-    maintenance_margin,
-    position_value,
-    tiered_liquidation_price,
-)
-from xlhedge.plan import plan_hedge, plan_totals, scenario_summary, scenario_table
-from xlhedge.pnl import average_entry_price, inverse_pnl, linear_pnl, roi, target_price
-from xlhedge.scenarios import DEFAULT_MOVES, hedge_scenarios
-from xlhedge.sizing import hedge_contracts
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from xlhedge.contracts import (
+        ContractRegistry,
+        ContractSpec,
+        MarginTier,
+        default_registry,
+        get_contract,
+    )
+    from xlhedge.costs import annualised_funding, funding_payment, trading_fee
+    from xlhedge.crosshedge import (
+        dollar_offset,
+        hedge_effectiveness,
+        is_highly_effective,
+        min_variance_hedge_ratio,
+    )
+    from xlhedge.errors import InputError, UnknownContractError, XlhedgeError
+    from xlhedge.margin import (
+        bankruptcy_price,
+        initial_margin,
+        liquidation_price,
+        maintenance_margin,
+        position_value,
+        tiered_liquidation_price,
+    )
+    from xlhedge.plan import plan_hedge, plan_totals, scenario_summary, scenario_table
+    from xlhedge.pnl import average_entry_price, inverse_pnl, linear_pnl, roi, target_price
+    from xlhedge.scenarios import DEFAULT_MOVES, hedge_scenarios
+    from xlhedge.sizing import hedge_contracts
+
+# Where each public name lives: imported on first use, so that ``import xlhedge`` (and the command
+# line's --help) does not pay for numpy, pandas and pydantic.
+_HOMES = {
+    "xlhedge.contracts": ("ContractRegistry", "ContractSpec", "MarginTier", "default_registry",
+                          "get_contract"),
+    "xlhedge.costs": ("annualised_funding", "funding_payment", "trading_fee"),
+    "xlhedge.crosshedge": ("dollar_offset", "hedge_effectiveness", "is_highly_effective",
+                           "min_variance_hedge_ratio"),
+    "xlhedge.errors": ("InputError", "UnknownContractError", "XlhedgeError"),
+    "xlhedge.margin": ("bankruptcy_price", "initial_margin", "liquidation_price",
+                       "maintenance_margin", "position_value", "tiered_liquidation_price"),
+    "xlhedge.plan": ("plan_hedge", "plan_totals", "scenario_summary", "scenario_table"),
+    "xlhedge.pnl": ("average_entry_price", "inverse_pnl", "linear_pnl", "roi", "target_price"),
+    "xlhedge.scenarios": ("DEFAULT_MOVES", "hedge_scenarios"),
+    "xlhedge.sizing": ("hedge_contracts",),
+}
+_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME_OF:
+        value = getattr(importlib.import_module(_HOME_OF[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'xlhedge' has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 

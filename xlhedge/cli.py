@@ -6,20 +6,21 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from xlhedge.contracts import ContractRegistry, default_registry
 from xlhedge.errors import XlhedgeError
-from xlhedge.files import write_frame
-from xlhedge.inventory import TABLE_NAME, now_utc
 from xlhedge.pdf import LibreOfficeMissingError, PdfConversionError
-from xlhedge.plan import plan_hedge
-from xlhedge.report import plan_file_formats, plan_table, plan_text
+
+if TYPE_CHECKING:  # the commands import what they need: --help imports no pandas
+    import pandas as pd
+
+    from xlhedge.contracts import ContractRegistry
 
 
 def read_table_file(path: Path) -> pd.DataFrame:
     """A CSV or the first sheet of an .xlsx file, text kept as text."""
+    import pandas as pd
+
     if not path.exists():
         raise XlhedgeError(f"file not found: {path}")
     if path.suffix.lower() == ".csv":
@@ -30,11 +31,17 @@ def read_table_file(path: Path) -> pd.DataFrame:
 
 
 def _registry(contracts: Path | None) -> ContractRegistry:
+    from xlhedge.contracts import default_registry
+
     registry = default_registry()
     return registry.with_frame(read_table_file(contracts)) if contracts else registry
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    from xlhedge.files import write_frame
+    from xlhedge.plan import plan_hedge
+    from xlhedge.report import plan_file_formats, plan_table, plan_text
+
     plan = plan_hedge(read_table_file(args.inventory), _registry(args.contracts))
     print(plan_text(plan))
     if args.out:
@@ -46,6 +53,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def _workbook_tables(path: Path) -> tuple[pd.DataFrame, dict[str, str], ContractRegistry]:
     """The Inventory table, the settings and the contract registry of a workbook file."""
     from xlhedge import xlsxtable
+    from xlhedge.inventory import TABLE_NAME
     from xlhedge.settings import registry_from_table, settings_from_table
 
     if not path.exists():
@@ -73,7 +81,7 @@ def _progress(done: int, total: int) -> None:
 
 def cmd_refresh(args: argparse.Namespace) -> int:
     from xlhedge import xlsxtable
-    from xlhedge.inventory import missing_inputs, refresh_table, refreshed_columns
+    from xlhedge.inventory import TABLE_NAME, missing_inputs, refresh_table, refreshed_columns
     from xlhedge.sources import get_source
 
     inventory, settings, registry = _workbook_tables(args.workbook)
@@ -99,6 +107,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
 def cmd_sheet(args: argparse.Namespace) -> int:
     from xlhedge.hedgesheet import make_sheet_file
+    from xlhedge.inventory import now_utc
 
     inventory, settings, registry = _workbook_tables(args.workbook)
     sheet = make_sheet_file(inventory, settings, registry, args.workbook, now_utc(),

@@ -9,8 +9,10 @@ import stat
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMULA_START = ("=", "+", "-", "@")
 
@@ -137,6 +139,7 @@ def write_frame(
     if suffix == ".csv":
         return write_atomically(target, lambda p: text_safe_for_csv(frame).to_csv(p, index=False))
     if suffix == ".xlsx":
+        import pandas as pd
 
         def write_xlsx(temp: Path) -> None:
             options = {"options": {"strings_to_formulas": False, "strings_to_urls": False}}
