@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from xlhedge.columns import column_key, is_blank
 from xlhedge.errors import InputError, UnknownContractError
 
 if TYPE_CHECKING:  # pandas only for hints: the command line imports this module, not pandas
@@ -168,11 +169,8 @@ TABLE_COLUMNS: Mapping[str, str] = {
 }
 
 
-def _key(name: object) -> str:
-    return re.sub(r"[^a-z0-9]", "", str(name).lower())
-
-
-_FIELD_BY_KEY = {_key(k): k for k in TABLE_COLUMNS} | {_key(v): k for k, v in TABLE_COLUMNS.items()}
+_FIELD_BY_KEY = {column_key(k): k for k in TABLE_COLUMNS} | {
+    column_key(v): k for k, v in TABLE_COLUMNS.items()}
 
 # Cells a row must fill, unless it overrides a known symbol (whose values its blank cells keep).
 REQUIRED_COLUMNS: tuple[str, ...] = (
@@ -204,8 +202,8 @@ def spec_from_row(
     data: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for heading, value in row.items():
-        field = _FIELD_BY_KEY.get(_key(heading))
-        if field is None or _blank(value):
+        field = _FIELD_BY_KEY.get(column_key(heading))
+        if field is None or is_blank(value):
             continue
         try:
             data[field] = _CELL_READERS[field](value)
@@ -294,20 +292,6 @@ def _pydantic_message(field: str, error: Any) -> str:
         return message
     got = "" if error["type"] == "missing" else f" (got {error['input']!r})"
     return f"{TABLE_COLUMNS[field]} {message}{got}"
-
-
-def _blank(value: object) -> bool:
-    """An empty cell: None, blank text, NaN or NaT (pandas' empty cells)."""
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return not value.strip()
-    try:
-        return bool(value != value)  # NaN and NaT are not equal to themselves
-    except TypeError:  # pandas.NA
-        return True
-    except ValueError:  # an array
-        return False
 
 
 def _is_bool(value: object) -> bool:
@@ -451,7 +435,7 @@ class ContractRegistry:
         specs = [
             spec_from_row(row, self, where=where.format(n=n))
             for n, row in enumerate(rows, start=1)
-            if not all(_blank(v) for v in row.values())
+            if not all(is_blank(v) for v in row.values())
         ]
         return self.with_specs(specs)
 

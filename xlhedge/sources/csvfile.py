@@ -13,12 +13,12 @@ from __future__ import annotations
 import csv
 import io
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from xlhedge.columns import column_key
 from xlhedge.contracts import default_registry
 from xlhedge.errors import InputError
 from xlhedge.sources.base import Progress, Quote, QuoteRequest
@@ -31,10 +31,6 @@ _FIELDS = {
     "fundingrate": "funding rate",
 }
 _VALUES = ("price", "mark price", "funding rate")
-
-
-def _key(heading: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", heading.lower())
 
 
 def _coin(contract: str) -> str:
@@ -133,7 +129,8 @@ class CsvSource:
             text = data.decode("cp1252", errors="replace")
         reader = csv.reader(io.StringIO(text, newline=""))
         header = next(reader, [])
-        columns = {i: _FIELDS[_key(h)] for i, h in enumerate(header) if _key(h) in _FIELDS}
+        columns = {i: _FIELDS[column_key(h)] for i, h in enumerate(header)
+                   if column_key(h) in _FIELDS}
         names = tuple(columns.values())
         if "asset" not in names and "contract" not in names:
             raise InputError(f"price file {self.path}", "needs an asset or contract column", header)
