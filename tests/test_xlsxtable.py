@@ -850,7 +850,7 @@ def test_failure_half_way_leaves_original(book: Path, monkeypatch: pytest.Monkey
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(xt, "_write_package", boom)
+    monkeypatch.setattr(xt._Package, "copy_to", boom)
     with pytest.raises(RuntimeError, match="disk on fire") as err:
         update_columns(book, "Inventory", frame(3), ["Qty"])
     assert any("was not changed" in note for note in getattr(err.value, "__notes__", []))
@@ -859,14 +859,14 @@ def test_failure_half_way_leaves_original(book: Path, monkeypatch: pytest.Monkey
 
 def test_source_saved_by_another_program_meanwhile(book: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    real_write = xt._write_package
+    real_write = xt._Package.copy_to
 
     def write_while_excel_saves(*args: object, **kwargs: object) -> None:
         real_write(*args, **kwargs)  # type: ignore[arg-type]
         stat_ = book.stat()
         os.utime(book, ns=(stat_.st_atime_ns, stat_.st_mtime_ns + 10**9))
 
-    monkeypatch.setattr(xt, "_write_package", write_while_excel_saves)
+    monkeypatch.setattr(xt._Package, "copy_to", write_while_excel_saves)
     original = book.read_bytes()
     with pytest.raises(TableFileError, match="changed while the table was being written"):
         update_columns(book, "Inventory", frame(3), ["Qty"])
@@ -959,12 +959,12 @@ def test_killed_mid_write_leaves_the_workbook_whole(book: Path, tmp_path: Path) 
 import time
 from pathlib import Path
 from xlhedge import xlsxtable as xt
-real = xt._write_package
+real = xt._Package.copy_to
 def slow(*args):
     real(*args)
     Path({str(flag)!r}).touch()
     time.sleep(120)
-xt._write_package = slow
+xt._Package.copy_to = slow
 df = xt.read_table({str(book)!r}, "Inventory")
 df["Qty"] = [7.0, 8.0, 9.0]
 xt.update_columns({str(book)!r}, "Inventory", df, ["Qty"])
@@ -1000,7 +1000,7 @@ def test_committed_inventory_sheet_round_trips_byte_identical(tmp_path: Path) ->
     with xt._Package(path) as pkg:
         for part in (info.sheet_part, info.table_part):
             data = pkg.part(part)
-            assert xt._serialize(pkg.parse(data, part), data) == data, part
+            assert xt._Package.serialize(pkg.parse(data, part), data) == data, part
 
 
 def test_committed_workbook_updated_opens_everywhere(tmp_path: Path,

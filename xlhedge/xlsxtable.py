@@ -1,23 +1,16 @@
 """Read one Excel table (ListObject) of an .xlsx/.xlsm package, and update some of its columns.
 
-A full openpyxl load/save of a macro workbook drops what openpyxl does not model (cached values,
-dynamic-array metadata, form buttons, ...); this module edits the package in place instead.
-
-* Only the table's worksheet part changes; also its table part when a column is added, and
-  ``xl/calcChain.xml`` goes (with its content-type override and workbook relationship) when a
-  formula cell gets a value. Every other member keeps its content and place (recompressed by
-  :mod:`zipfile`). Parts are parsed and written with lxml, which keeps namespace prefixes and
-  ``mc:Ignorable`` declarations, behind their own XML declaration.
-* Values: text is always text (an inline string, even ``=1+1``), cut to Excel's 32,767
-  characters, with ``_xHHHH_`` for what XML cannot carry; numbers are numbers, booleans
-  ``t="b"``, dates serials per the 1900/1904 setting (before the epoch: ISO text), +/-inf the
-  error ``#NUM!``, None/NaN an empty cell keeping its style. A new cell takes its column's first
-  body cell's style. Totals-row ``SUBTOTAL`` formulas over updated columns get fresh cached
-  values (counting rows the user hid); other totals formulas over them lose theirs.
-* Safety: writes go through :func:`xlhedge.files.atomic_path`; on any failure the files are
-  unchanged. A hostile package gives one :class:`WorkbookFormatError`: parts with a DOCTYPE are
-  refused (no entity is expanded or fetched), and so are members over :data:`MAX_PART_BYTES`
-  or packed more than :data:`MAX_RATIO`:1 (checked before unpacking).
+openpyxl's load/save drops what it does not model (cached values, dynamic arrays, buttons); this
+module edits the package: only the table's worksheet part changes (its table part too when a
+column is added; calcChain, its override and relationship go when a formula cell gets a value);
+other members keep their content and order. lxml parses and writes the parts, keeping prefixes
+and ``mc:Ignorable`` declarations. Text is written as text (even ``=1+1``), cut to 32,767
+characters, ``_xHHHH_``-escaped where XML cannot carry it ("" is an empty cell); dates as serials
+per the 1900/1904 setting (before the epoch: ISO text); +/-inf as ``#NUM!``; None/NaN as an empty
+cell keeping its style. Totals-row ``SUBTOTAL`` formulas over updated columns get fresh cached
+values (counting rows the user hid); other totals formulas over them lose theirs. A hostile
+package gives one :class:`WorkbookFormatError` (DOCTYPEs refused, nothing expanded or fetched;
+members over :data:`MAX_PART_BYTES` or packed over :data:`MAX_RATIO`:1 not unpacked).
 """
 
 from __future__ import annotations
@@ -30,10 +23,9 @@ import numbers
 import os
 import posixpath
 import re
-import statistics
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,18 +88,27 @@ def _escape(text: str, pattern: re.Pattern[str] = _ESCAPE_RE) -> str:
     return pattern.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
 
 
-def _serialize(root: Any, original: bytes) -> bytes:
-    """A parsed part back to bytes, behind the original's XML declaration (when UTF-8)."""
-    tree = root.getroottree()
-    decl = _DECL_RE.match(original)
-    if decl is None or (tree.docinfo.encoding or "").upper().replace("-", "") != "UTF8":
-        return bytes(etree.tostring(tree, xml_declaration=True, encoding="UTF-8", standalone=True))
-    return decl.group(0) + bytes(etree.tostring(tree, encoding="UTF-8", xml_declaration=False))
+@dataclass(frozen=True)
+class TableInfo:
+    """Where a table lives and what it holds (as its definition says)."""
 
+    name: str
+    sheet_name: str
+    ref: str
+    columns: tuple[str, ...]
+    header_row_count: int
+    totals_row_count: int
+    sheet_part: str
+    table_part: str
+    workbook_part: str
+    date1904: bool
 
-def _rels_part(part: str) -> str:
-    folder, name = posixpath.split(part)
-    return posixpath.join(folder, "_rels", name + ".rels")
+    @property
+    def bounds(self) -> tuple[int, int, int, int]:  # first column, first row, last column, row
+        c1, r1, c2, r2 = range_boundaries(self.ref)
+        if None in (c1, r1, c2, r2):
+            raise ValueError(f"table {self.name!r} has the unusable ref {self.ref!r}")
+        return int(c1), int(r1), int(c2), int(r2)
 
 
 class _Package(zipfile.ZipFile):
@@ -143,9 +144,9 @@ class _Package(zipfile.ZipFile):
                 data = member.read(size + 1)  # bounded even when the header lies
         except (zlib.error, zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError) as exc:
             raise WorkbookFormatError(f"{self.path}: part {name} is damaged ({exc})") from exc
-        if len(data) != size:
-            raise WorkbookFormatError(f"{self.path}: part {name} is damaged (wrong size)")
-        return data
+        if len(data) == size:
+            return data
+        raise WorkbookFormatError(f"{self.path}: part {name} is damaged (wrong size)")
 
     def parse(self, data: bytes, name: str) -> Any:
         parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False,
@@ -156,103 +157,110 @@ class _Package(zipfile.ZipFile):
             raise WorkbookFormatError(
                 f"{self.path}: part {name} is not well-formed XML ({exc})") from exc
         if root.getroottree().docinfo.doctype:
-            raise WorkbookFormatError(
-                f"{self.path}: part {name} has a DOCTYPE declaration, which Excel never writes; "
-                "refused (its entities are neither expanded nor fetched)")
+            raise WorkbookFormatError(f"{self.path}: part {name} has a DOCTYPE, which Excel "
+                                      "never writes: refused (no entity is expanded or fetched)")
         return root
 
     def xml(self, name: str) -> Any:
         return self.parse(self.part(name), name)
 
+    @staticmethod
+    def serialize(root: Any, original: bytes) -> bytes:
+        """A parsed part back to bytes, behind the original's XML declaration (when UTF-8)."""
+        tree = root.getroottree()
+        decl = _DECL_RE.match(original)
+        if decl is None or (tree.docinfo.encoding or "").upper().replace("-", "") != "UTF8":
+            return bytes(etree.tostring(tree, xml_declaration=True, encoding="UTF-8",
+                                        standalone=True))
+        return decl.group(0) + bytes(etree.tostring(tree, encoding="UTF-8", xml_declaration=False))
+
+    @staticmethod
+    def rels_name(part: str) -> str:
+        return posixpath.join(posixpath.dirname(part), "_rels", posixpath.basename(part) + ".rels")
+
     def rels(self, part: str) -> list[tuple[str, str, str]]:
         """(Id, Type, part name) of a part's internal relationships."""
-        name, out = _rels_part(part), []
+        out, name = [], self.rels_name(part)
         for el in self.xml(name).iter("{*}Relationship") if name in self.names else ():
-            if el.get("TargetMode") != "External":
-                target = el.get("Target", "")
-                out.append((el.get("Id", ""), el.get("Type", ""), target.lstrip("/") if target.
-                            startswith("/") else posixpath.normpath(posixpath.join(
-                                posixpath.dirname(part), target))))
+            target = posixpath.join(posixpath.dirname(part), el.get("Target", ""))
+            if el.get("TargetMode") != "External":  # a target "/xl/..." is absolute
+                out.append((el.get("Id", ""), el.get("Type", ""),
+                            posixpath.normpath(target).lstrip("/")))
         return out
 
     def related(self, part: str, kind: str) -> str:
         return next((t for _, k, t in self.rels(part) if k.endswith("/" + kind)), "")
 
+    def tables(self) -> list[TableInfo]:
+        wb_part = self.related("", "officeDocument") or "xl/workbook.xml"
+        if wb_part not in self.names:
+            raise WorkbookFormatError(f"{self.path} is not an Excel workbook (it has no {wb_part})")
+        wb, out = self.xml(wb_part), []
+        date1904 = any(pr.get("date1904", "0").lower() in ("1", "true")
+                       for pr in wb.iterfind("{*}workbookPr"))
+        sheets = {rid: part for rid, kind, part in self.rels(wb_part)
+                  if kind.endswith("/worksheet")}
+        for sheet in wb.iter("{*}sheet"):
+            rid = next((v for k, v in sheet.attrib.items() if k.endswith("}id")), "")
+            for _, kind, table_part in self.rels(sheets[rid]) if rid in sheets else ():
+                if kind.endswith("/table"):
+                    t = self.xml(table_part)
+                    out.append(TableInfo(
+                        t.get("displayName") or t.get("name") or "", sheet.get("name", ""),
+                        t.get("ref", ""),
+                        tuple(unescape(c.get("name", "")) for c in t.iter("{*}tableColumn")),
+                        int(t.get("headerRowCount", "1")), int(t.get("totalsRowCount", "0")),
+                        sheets[rid], table_part, wb_part, date1904))
+        return out
 
-@dataclass(frozen=True)
-class TableInfo:
-    """Where a table lives and what it holds (as its definition says)."""
-
-    name: str
-    sheet_name: str
-    ref: str
-    columns: tuple[str, ...]
-    header_row_count: int
-    totals_row_count: int
-    sheet_part: str
-    table_part: str
-    workbook_part: str
-    date1904: bool
-
-    @property
-    def bounds(self) -> tuple[int, int, int, int]:
-        """(first column, first row, last column, last row), 1-based."""
-        c1, r1, c2, r2 = range_boundaries(self.ref)
-        if None in (c1, r1, c2, r2):
-            raise ValueError(f"table {self.name!r} has the unusable ref {self.ref!r}")
-        return int(c1), int(r1), int(c2), int(r2)
-
-
-def _tables(pkg: _Package) -> list[TableInfo]:
-    wb_part = pkg.related("", "officeDocument") or "xl/workbook.xml"
-    if wb_part not in pkg.names:
-        raise WorkbookFormatError(f"{pkg.path} is not an Excel workbook (it has no {wb_part})")
-    wb = pkg.xml(wb_part)
-    pr = wb.find("{*}workbookPr")
-    date1904 = pr is not None and pr.get("date1904", "0").lower() in ("1", "true")
-    rels = {rid: part for rid, kind, part in pkg.rels(wb_part) if kind.endswith("/worksheet")}
-    out = []
-    for sheet in wb.iter("{*}sheet"):
-        rid = next((v for k, v in sheet.attrib.items() if k.startswith("{") and k.endswith("}id")),
-                   "")
-        for _, kind, table_part in pkg.rels(rels[rid]) if rid in rels else []:
-            if kind.endswith("/table"):
-                t = pkg.xml(table_part)
-                out.append(TableInfo(
-                    t.get("displayName") or t.get("name") or "", sheet.get("name", ""),
-                    t.get("ref", ""),
-                    tuple(unescape(c.get("name", "")) for c in t.iter("{*}tableColumn")),
-                    int(t.get("headerRowCount", "1")), int(t.get("totalsRowCount", "0")),
-                    rels[rid], table_part, wb_part, date1904))
-    return out
-
-
-def _find(pkg: _Package, name: str) -> TableInfo:
-    tables = _tables(pkg)
-    for found in ([t for t in tables if t.name == name],
-                  [t for t in tables if t.name.casefold() == name.casefold()]):
-        if found:
+    def find(self, name: str) -> TableInfo:
+        tables = self.tables()
+        if found := ([t for t in tables if t.name == name]
+                     or [t for t in tables if t.name.casefold() == name.casefold()]):
             return found[0]
-    names = ", ".join(f"{t.name} (sheet {t.sheet_name})" for t in tables) or "none"
-    raise TableNotFoundError(f"{pkg.path}: no table named {name!r}; tables in the workbook: "
-                             f"{names}")
+        names = ", ".join(f"{t.name} (sheet {t.sheet_name})" for t in tables) or "none"
+        raise TableNotFoundError(f"{self.path}: no table named {name!r}; tables in the "
+                                 f"workbook: {names}")
+
+    def drop_calc_chain(self, wb_part: str, parts: dict[str, bytes]) -> set[str]:
+        """The calcChain parts to drop; their relationship and content-type override go too."""
+        chains = {t for _, k, t in self.rels(wb_part) if k.endswith("/calcChain")}
+        chains |= {"xl/calcChain.xml"} & self.names
+        for part, tag, attr in ((self.rels_name(wb_part), "Relationship", "Type"),
+                                ("[Content_Types].xml", "Override", "PartName")):
+            if chains and part in self.names:
+                root = self.parse(data := self.part(part), part)
+                if found := [el for el in root.iter("{*}" + tag) if el.get(attr, "").endswith(
+                        "/calcChain") or el.get(attr, "").lstrip("/") in chains]:
+                    for el in found:
+                        el.getparent().remove(el)
+                    parts[part] = _Package.serialize(root, data)
+        return chains & self.names
+
+    def copy_to(self, out: Path, parts: dict[str, bytes], removals: set[str]) -> None:
+        """Every member in its order: replaced, dropped, or its content copied."""
+        with zipfile.ZipFile(out, "w") as zout:
+            for info in self.infolist():
+                if info.filename not in removals:
+                    member = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+                    member.compress_type = info.compress_type and zipfile.ZIP_DEFLATED  # or stored
+                    member.external_attr = info.external_attr
+                    zout.writestr(member, parts.get(info.filename) or self.part(info.filename))
 
 
 def list_tables(path: StrPath) -> list[TableInfo]:
     """Every table in the workbook, in sheet order."""
     with _Package(path) as pkg:
-        return _tables(pkg)
+        return pkg.tables()
 
 
 def table_info(path: StrPath, table_name: str) -> TableInfo:
     """Locate a table by name (ignoring case, as Excel does): sheet, ref, columns."""
     with _Package(path) as pkg:
-        return _find(pkg, table_name)
+        return pkg.find(table_name)
 
 
-def _rich_text(node: Any) -> str:
-    """Text of an <si> or <is>: its <t>, or its runs' <t> (phonetic runs left out)."""
-    return "".join(t.text or "" for t in node.iter("{*}t") if not t.getparent().tag.endswith("rPh"))
+_Value = tuple[str, str] | None  # cell content: (type n/s/b/e, text); None: an empty cell
 
 
 class _Sheet:
@@ -325,24 +333,37 @@ class _Sheet:
         self.added.append((r, col))
         return c
 
+    def put(self, c: Any, value: _Value) -> None:
+        """Set a cell's content; its other attributes (its style) stay."""
+        for name in ("t", "cm", "vm"):
+            c.attrib.pop(name, None)
+        del c[:]
+        if value is not None and value[0] == "s":
+            c.set("t", "inlineStr")
+            t = etree.SubElement(etree.SubElement(c, self.is_), self.q("t"))
+            t.set("{http://www.w3.org/XML/1998/namespace}space", "preserve")
+            t.text = value[1]
+        elif value is not None:
+            c.set("t", value[0]) if value[0] != "n" else None
+            etree.SubElement(c, self.v).text = value[1]
+
     def value(self, c: Any) -> Any:
         t = c.get("t", "n")
         if t == "inlineStr":
-            node = c.find(self.is_)
-            return None if node is None else unescape(_rich_text(node)) or None
-        text = None if (v := c.find(self.v)) is None else v.text
-        if not text:
+            return None if (node := c.find(self.is_)) is None else self.text(node) or None
+        if not (text := None if (v := c.find(self.v)) is None else v.text):
             return None
         if t == "n":
-            dates = self._date_styles() if self.dates is None else self.dates
-            duration = dates.get(int(c.get("s", "0")))
+            if self.dates is None:
+                self.dates = self._date_styles()
+            duration = self.dates.get(int(c.get("s", "0")))
             if duration is not None and 0 <= float(text) < 2_958_466:  # up to 9999-12-31
                 return from_excel(float(text), self.epoch, timedelta=duration)
             return float(text)
         if t == "s":
             if self.strings is None:
                 part = self.pkg.related(self.info.workbook_part, "sharedStrings")
-                self.strings = [unescape(_rich_text(si)) for si in (
+                self.strings = [self.text(si) for si in (
                     self.pkg.xml(part).iterchildren("{*}si") if part in self.pkg.names else ())]
             if not 0 <= (index := int(text)) < len(self.strings):
                 raise WorkbookFormatError(
@@ -353,16 +374,48 @@ class _Sheet:
             return text.strip() in ("1", "true")
         return dt.datetime.fromisoformat(text) if t == "d" else unescape(text)  # str, e: text
 
+    @staticmethod
+    def text(node: Any) -> str:
+        """Text of an <si> or <is>: its <t>, or its runs' <t> (phonetic runs left out)."""
+        return str(unescape("".join(t.text or "" for t in node.iter("{*}t")
+                                    if not t.getparent().tag.endswith("rPh"))))
+
+    def render(self, value: Any) -> _Value:
+        """One frame value as cell content; TypeError for a kind of value a cell cannot hold."""
+        if value is None or value is pd.NaT or value is pd.NA:
+            return None
+        if isinstance(value, str):  # "" is an empty cell
+            return ("s", _escape(value[:MAX_CELL_TEXT])) if value else None
+        if isinstance(value, np.datetime64 | np.timedelta64):  # before int: timedelta64 is one
+            return self.render(pd.Timestamp(value) if isinstance(value, np.datetime64)
+                               else pd.Timedelta(value))
+        if isinstance(value, bool | np.bool_):
+            return "b", "1" if value else "0"
+        if isinstance(value, int | np.integer):
+            return "n", str(int(value))
+        if isinstance(value, numbers.Real | decimal.Decimal):
+            x = float(value)
+            if math.isnan(x):
+                return None
+            return ("n", repr(x).removesuffix(".0")) if math.isfinite(x) else ("e", "#NUM!")
+        if isinstance(value, dt.datetime | dt.time) and value.tzinfo is not None:
+            value = value.replace(tzinfo=None)  # wall time: Excel has no time zones
+        if isinstance(value, dt.date | dt.time | dt.timedelta):
+            serial = float(to_excel(value, self.epoch))
+            return ("s", value.isoformat()) if serial < 0 and isinstance(value, dt.date) else (
+                "n", repr(serial).removesuffix(".0"))
+        raise TypeError(f"a {type(value).__name__}")
+
     def _date_styles(self) -> dict[int, bool]:
-        self.dates = {}
+        dates = {}
         if (part := self.pkg.related(self.info.workbook_part, "styles")) in self.pkg.names:
             root = self.pkg.xml(part)
             codes = dict(BUILTIN_FORMATS) | {int(f.get("numFmtId")): f.get("formatCode", "")
                                              for f in root.iterfind("{*}numFmts/{*}numFmt")}
             for i, xf in enumerate(root.iterfind("{*}cellXfs/{*}xf")):
                 if is_date_format(code := codes.get(int(xf.get("numFmtId", "0")), "")):
-                    self.dates[i] = bool(is_timedelta_format(code))
-        return self.dates
+                    dates[i] = bool(is_timedelta_format(code))
+        return dates
 
 
 def read_table(path: StrPath, table_name: str) -> pd.DataFrame:
@@ -373,7 +426,7 @@ def read_table(path: StrPath, table_name: str) -> pd.DataFrame:
     left out. ``df.attrs`` holds ``sheet_name``, ``table_name`` and ``table_ref``.
     """
     with _Package(path) as pkg:
-        info = _find(pkg, table_name)
+        info = pkg.find(table_name)
         sheet = _Sheet(pkg, info)
         c1, r1, c2, r2 = info.bounds
         top = r1 + info.header_row_count
@@ -390,92 +443,41 @@ def read_table(path: StrPath, table_name: str) -> pd.DataFrame:
     return frame
 
 
-_Value = tuple[str, str] | None  # (cell type n/s/b/e, text); None: an empty cell
-
-
-def _render(value: Any, epoch: dt.datetime) -> _Value:
-    """One frame value as cell content; TypeError for a kind of value a cell cannot hold."""
-    if value is None or value is pd.NaT or value is pd.NA:
-        return None
-    if isinstance(value, str):  # "" is an empty cell
-        return ("s", _escape(value[:MAX_CELL_TEXT])) if value else None
-    if isinstance(value, np.datetime64 | np.timedelta64):  # before int: timedelta64 is one
-        return _render(pd.Timestamp(value) if isinstance(value, np.datetime64)
-                       else pd.Timedelta(value), epoch)
-    if isinstance(value, bool | np.bool_):
-        return "b", "1" if value else "0"
-    if isinstance(value, int | np.integer):
-        return "n", str(int(value))
-    if isinstance(value, numbers.Real | decimal.Decimal):
-        x = float(value)
-        if math.isnan(x):
-            return None
-        return ("n", repr(x).removesuffix(".0")) if math.isfinite(x) else ("e", "#NUM!")
-    if isinstance(value, dt.datetime | dt.time) and value.tzinfo is not None:
-        value = value.replace(tzinfo=None)  # wall time: Excel has no time zones
-    if isinstance(value, dt.date | dt.time | dt.timedelta):
-        serial = float(to_excel(value, epoch))
-        return ("s", value.isoformat()) if serial < 0 and isinstance(value, dt.date) else (
-            "n", repr(serial).removesuffix(".0"))
-    raise TypeError(f"a {type(value).__name__}")
-
-
-def _put(sheet: _Sheet, c: Any, value: _Value) -> None:
-    """Set a cell's content; its other attributes (its style) stay."""
-    for name in ("t", "cm", "vm"):
-        c.attrib.pop(name, None)
-    del c[:]
-    if value is not None and value[0] == "s":
-        c.set("t", "inlineStr")
-        t = etree.SubElement(etree.SubElement(c, sheet.is_), sheet.q("t"))
-        t.set("{http://www.w3.org/XML/1998/namespace}space", "preserve")
-        t.text = value[1]
-    elif value is not None:
-        if value[0] != "n":
-            c.set("t", value[0])
-        etree.SubElement(c, sheet.v).text = value[1]
-
-
-_AGGREGATES: dict[int, Callable[[list[float]], float]] = {
-    1: statistics.fmean, 4: max, 5: min, 6: math.prod, 7: statistics.stdev, 8: statistics.pstdev,
-    9: math.fsum, 10: statistics.variance, 11: statistics.pvariance}
-
-
-def _subtotal_target(formula: str, table: str) -> tuple[int, str | None] | None:
-    """(code, casefolded column or None for [#All] and such) of ``SUBTOTAL(code, [Column])``."""
+def _subtotal(formula: str, table: str, columns: dict[str, list[_Value]]
+              ) -> tuple[str | None, _Value]:
+    """(casefolded column or None, its value) of a totals formula ``SUBTOTAL(code, [Column])``
+    over this table; the value is None when the formula is not one or is not evaluated."""
     m = _SUBTOTAL_RE.match(unescape(formula))
     if m is None or m.group(2).strip().casefold() not in ("", table.casefold()):
-        return None
-    spec = m.group(3).strip()
-    return int(m.group(1)), None if spec.startswith(("[", "#")) else re.sub(
-        r"'(.)", r"\1", spec).casefold()
-
-
-def _subtotal(code: int, cells: list[_Value]) -> _Value:
-    """SUBTOTAL(code, column) over a column's new cells; None: not evaluated."""
-    fn = code % 100
-    xs = [float(v[1]) for v in cells if v is not None and v[0] == "n"]
+        return None, None
+    spec = m.group(3).strip()  # a column name, with Excel's escapes '[ '] '# '', or [#All]...
+    over = None if spec[:1] in "[#" else re.sub(r"'(.)", r"\1", spec).casefold()
+    fn, cells = int(m.group(1)) % 100, columns.get(over or "")
+    how = {1: "mean", 4: "max", 5: "min", 6: "prod", 7: "std", 9: "sum", 10: "var"}.get(fn)
+    if cells is None or (how is None and fn not in (2, 3)):
+        return over, None  # STDEVP and VARP are not evaluated here
+    xs = pd.Series([float(v[1]) for v in cells if v is not None and v[0] == "n"], dtype=float)
     errors = [v[1] for v in cells if v is not None and v[0] == "e"]
     if fn in (2, 3):
-        return "n", str(len(xs) if fn == 2 else sum(v is not None for v in cells))
-    if fn not in _AGGREGATES or errors or (fn in (4, 5, 6) and not xs):
-        return None if fn not in _AGGREGATES else ("e", errors[0]) if errors else ("n", "0")
-    try:
-        result = float(_AGGREGATES[fn](xs))
-    except statistics.StatisticsError:
-        return "e", "#DIV/0!"
-    except (OverflowError, ValueError):
-        return "e", "#NUM!"
-    return ("n", repr(result).removesuffix(".0")) if math.isfinite(result) else ("e", "#NUM!")
+        return over, ("n", str(len(xs) if fn == 2 else sum(v is not None for v in cells)))
+    if errors:
+        return over, ("e", errors[0])
+    result = float(xs.agg(str(how))) if len(xs) or fn not in (4, 5, 6) else 0.0
+    if math.isfinite(result):
+        return over, ("n", repr(result).removesuffix(".0"))
+    return over, ("e", "#DIV/0!" if len(xs) < 2 else "#NUM!")
 
 
-def _targets(frame: pd.DataFrame, columns: str | Iterable[str], info: TableInfo
-             ) -> list[tuple[str, int | None, int]]:
-    """(column name, table column index or None for a new one, frame position) per column."""
+def _plan(pkg: _Package, info: TableInfo, frame: pd.DataFrame, columns: str | Iterable[str]
+          ) -> tuple[dict[str, bytes], set[str]]:
+    """New bytes for the parts that change, and the parts to drop."""
+    table, sheet = info.name, _Sheet(pkg, info)
     names = [columns] if isinstance(columns, str) else [str(c) for c in columns]
-    keys, frame_names, out = [n.casefold() for n in names], [str(c) for c in frame.columns], []
+    keys, frame_names = [n.casefold() for n in names], [str(c) for c in frame.columns]
     if not names or len(set(keys)) < len(keys):
-        raise TableWriteError(f"table {info.name!r}: name each column once, ignoring case: {names}")
+        raise TableWriteError(f"table {table!r}: name each column once, ignoring case: {names}")
+    (c1, r1, c2, r2), new = info.bounds, []
+    cols: list[tuple[str, int, int]] = []  # (name as the table spells it, sheet column, frame's)
     for name, key in zip(names, keys, strict=True):
         index = next((i for i, c in enumerate(info.columns) if c == name),
                      next((i for i, c in enumerate(info.columns) if c.casefold() == key), None))
@@ -484,31 +486,20 @@ def _targets(frame: pd.DataFrame, columns: str | Iterable[str], info: TableInfo
                 or [j for j, f in enumerate(frame_names) if f == spelled]
                 or [j for j, f in enumerate(frame_names) if f.casefold() == key])
         if len(hits) != 1 or not name.strip() or len(name) > 255:
-            raise TableWriteError(
-                f"table {info.name!r}: the frame needs one column named {name!r} (a new column's "
-                f"name has 1-255 characters); it has {frame_names}. {_UNCHANGED}")
-        out.append((spelled, index, hits[0]))
-    return out
-
-
-def _plan(pkg: _Package, info: TableInfo, frame: pd.DataFrame, columns: str | Iterable[str]
-          ) -> tuple[dict[str, bytes], set[str]]:
-    """New bytes for the parts that change, and the parts to drop."""
-    targets, table, sheet = _targets(frame, columns, info), info.name, _Sheet(pkg, info)
-    c1, r1, c2, r2 = info.bounds
-    top, bottom = r1 + info.header_row_count, r2 - info.totals_row_count
+            raise TableWriteError(f"table {table!r}: the frame needs one column named {name!r} "
+                                  f"(1-255 characters); it has {frame_names}. {_UNCHANGED}")
+        new += [name] if index is None else []
+        cols.append((spelled, c2 + len(new) if index is None else c1 + index, hits[0]))
+    top, bottom, end = r1 + info.header_row_count, r2 - info.totals_row_count, c2 + len(new)
     used, n = sheet.last_used(top, bottom, c1, c2) - top + 1, len(frame)
     if not used <= n <= bottom - top + 1:
         raise TableWriteError(
             f"table {table!r} has {bottom - top + 1} body rows ({used} up to the last one in use) "
             f"but the frame has {n} rows; frame row k goes to body row k, so update_columns needs "
             f"one per body row (trailing blank rows may be left out). {_UNCHANGED}")
-    new = [name for name, i, _ in targets if i is None]
-    cols = [(name, c2 + 1 + new.index(name) if i is None else c1 + i, j) for name, i, j in targets]
-    end = c2 + len(new)  # the new columns' cells, and other tables, must not be in the way
     blocked = [f"cell {get_column_letter(col)}{r}" for r in sheet.rows_in(r1, r2)
                for col, c in sheet.cells(r).items() if c2 < col <= end and sheet.filled(c)]
-    blocked += [f"table {t.name}" for t in (_tables(pkg) if new else ()) if t.sheet_part ==
+    blocked += [f"table {t.name}" for t in (pkg.tables() if new else ()) if t.sheet_part ==
                 info.sheet_part and t.name != table and t.bounds[0] <= end and t.bounds[2] > c2
                 and t.bounds[1] <= r2 and t.bounds[3] >= r1] + ["column XFD"] * (end > 16384)
     if blocked:
@@ -517,15 +508,14 @@ def _plan(pkg: _Package, info: TableInfo, frame: pd.DataFrame, columns: str | It
             f"way (not empty); move it or insert columns in Excel, and retry. {_UNCHANGED}")
     rendered = []
     for name, _, j in cols:
-        series = frame.iloc[:, j]
-        if isinstance(series.dtype, pd.DatetimeTZDtype):
+        if isinstance((series := frame.iloc[:, j]).dtype, pd.DatetimeTZDtype):
             series = series.dt.tz_localize(None)  # wall time: Excel has no time zones
         try:
-            rendered.append([_render(value, sheet.epoch) for value in series.tolist()])
+            rendered.append([sheet.render(value) for value in series.tolist()])
         except (TypeError, ValueError, OverflowError) as exc:
-            raise TableWriteError(
-                f"table {table!r}: column {name!r} holds {exc}, which a cell cannot hold; use "
-                f"numbers, text, booleans, dates or None. {_UNCHANGED}") from exc
+            raise TableWriteError(f"table {table!r}: column {name!r} holds {exc}, which a cell "
+                                  f"cannot hold (numbers, text, booleans, dates). {_UNCHANGED}"
+                                  ) from exc
 
     # formula cells about to become values; a shared formula's anchor must have no other users
     replaced = {(r, col) for _, col, _ in cols for r in range(top, top + n)}
@@ -536,10 +526,9 @@ def _plan(pkg: _Package, info: TableInfo, frame: pd.DataFrame, columns: str | It
                      if g.get("t") == "shared" and g.get("si") == anchor.get("si")
                      and coordinate_to_tuple(g.getparent().get("r") or "?") not in replaced]:
             raise TableWriteError(
-                f"table {table!r}: cell {anchor.getparent().get('r')} holds a shared formula "
-                f"that cells {', '.join(users[:8])} also use; replacing it would leave them "
-                "without one. Update those columns too (or re-enter the formulas in Excel so that "
-                f"they are not shared) and retry. {_UNCHANGED}")
+                f"table {table!r}: cell {anchor.getparent().get('r')} holds a shared formula that "
+                f"cells {', '.join(users[:8])} also use, which would be left without one: update "
+                f"those columns too (or re-enter the formulas in Excel) and retry. {_UNCHANGED}")
 
     for (name, col, _), values in zip(cols, rendered, strict=True):
         style = next((cells[col].get("s") for r in sheet.rows_in(top, bottom)
@@ -548,13 +537,13 @@ def _plan(pkg: _Package, info: TableInfo, frame: pd.DataFrame, columns: str | It
             header, left = sheet.cell(r1, col), sheet.cells(r1).get(c2)
             if header.get("s") is None and left is not None and left.get("s") is not None:
                 header.set("s", left.get("s"))
-            _put(sheet, header, ("s", _escape(name)))
+            sheet.put(header, ("s", _escape(name)))
         for r, value in enumerate(values, top):
             if (c := sheet.cells(r).get(col)) is None and (value or style) is not None:
                 c = sheet.cell(r, col)
                 c.set("s", style) if style is not None else None
             if c is not None:
-                _put(sheet, c, value)
+                sheet.put(c, value)
                 if value is None and set(c.attrib) <= {"r"}:  # empty and unstyled: no cell
                     sheet.rows[r].remove(sheet.cells(r).pop(col))
 
@@ -562,15 +551,13 @@ def _plan(pkg: _Package, info: TableInfo, frame: pd.DataFrame, columns: str | It
     for col, c in sheet.cells(r2).items() if info.totals_row_count else ():
         if (f := c.find(sheet.f)) is None or not c1 <= col <= c2:
             continue  # totals over updated columns get fresh cached values; others keep theirs
-        code, over = _subtotal_target(f.text or "", table) or (0, None)
-        cells_ = written.get(over or "")
-        if cells_ is None and (over or col not in {x[1] for x in cols}):
+        over, result = _subtotal(f.text or "", table, written)
+        if over not in written and (over or col not in {x[1] for x in cols}):
             continue
-        result = None if cells_ is None else _subtotal(code, cells_)  # None: not evaluated here
         c.attrib.pop("t", None)
         for v in c.findall(sheet.v):
             c.remove(v)
-        if result is not None:
+        if result is not None:  # else a formula over updated cells not evaluated: no value
             c.set("t", "e") if result[0] == "e" else None
             etree.SubElement(c, sheet.v).text = result[1]
 
@@ -579,7 +566,7 @@ def _plan(pkg: _Package, info: TableInfo, frame: pd.DataFrame, columns: str | It
         rows, cs = [r for r, _ in sheet.added], [c for _, c in sheet.added]
         dim.set("ref", f"{get_column_letter(min(d[0], *cs))}{min(d[1], *rows)}:"
                        f"{get_column_letter(max(d[2], *cs))}{max(d[3], *rows)}")
-    parts = {info.sheet_part: _serialize(sheet.root, sheet.data)}
+    parts = {info.sheet_part: _Package.serialize(sheet.root, sheet.data)}
     if new:  # the table part: wider ref and autoFilter, one tableColumn per new column
         root = pkg.parse(data := pkg.part(info.table_part), info.table_part)
         for el in (root, root.find("{*}autoFilter")):
@@ -592,58 +579,29 @@ def _plan(pkg: _Package, info: TableInfo, frame: pd.DataFrame, columns: str | It
             etree.SubElement(block, etree.QName(block, "tableColumn"), id=str(k),
                              name=_escape(name, _NAME_ESCAPE_RE))
         block.set("count", str(len(ids) + len(new)))
-        parts[info.table_part] = _serialize(root, data)
-    return parts, _drop_calc_chain(pkg, info.workbook_part, parts) if formulas else set()
-
-
-def _drop_calc_chain(pkg: _Package, wb_part: str, parts: dict[str, bytes]) -> set[str]:
-    """The calcChain parts to drop; their relationship and content-type override go too."""
-    chains = {t for _, k, t in pkg.rels(wb_part) if k.endswith("/calcChain")}
-    chains |= {"xl/calcChain.xml"} & pkg.names
-    for part, tag, attr, gone in ((_rels_part(wb_part), "Relationship", "Type", "/calcChain"),
-                                  ("[Content_Types].xml", "Override", "PartName", "")):
-        if chains and part in pkg.names:
-            root = pkg.parse(data := pkg.part(part), part)
-            if found := [el for el in root.iter("{*}" + tag) if el.get(attr, "").endswith(
-                    gone) and (gone or el.get(attr, "").lstrip("/") in chains)]:
-                for el in found:
-                    el.getparent().remove(el)
-                parts[part] = _serialize(root, data)
-    return chains & pkg.names
-
-
-def _write_package(pkg: _Package, parts: dict[str, bytes], removals: set[str], out: Path) -> None:
-    """Every member in its order: replaced, dropped, or its content copied."""
-    with zipfile.ZipFile(out, "w") as zout:
-        for info in pkg.infolist():
-            if info.filename not in removals:
-                member = zipfile.ZipInfo(info.filename, date_time=info.date_time)
-                member.compress_type = info.compress_type and zipfile.ZIP_DEFLATED  # or stored
-                member.external_attr = info.external_attr
-                zout.writestr(member, parts.get(info.filename) or pkg.part(info.filename))
+        parts[info.table_part] = _Package.serialize(root, data)
+    return parts, pkg.drop_calc_chain(info.workbook_part, parts) if formulas else set()
 
 
 def update_columns(path: StrPath, table_name: str, frame: pd.DataFrame,
                    columns: str | Iterable[str], *, out_path: StrPath | None = None,
                    backup: bool = True) -> Path:
-    """Write ``frame``'s values into the body cells of the table columns named in ``columns``;
-    return the path written (``out_path``, by default ``path`` itself).
+    """Write ``frame``'s values into the body cells of the table columns named in ``columns``
+    and return the path written (``out_path``, by default ``path``).
 
-    Frame row k (by position) goes to body row k: one frame row per body row, trailing blank
-    body rows may be left out. Names match the table's headers exactly, then ignoring case; a
-    name the table lacks becomes a new column at its right edge. The frame column is the one of
-    the same name (exactly, as the table spells it, then ignoring case). Other cells, formulas
-    and styles stay. With ``backup`` the replaced file is kept as :func:`backup_path`. Raises
-    :class:`TableWriteError`, :class:`TableNotFoundError`, :class:`WorkbookFormatError`,
-    :class:`TableFileError` (an ``OSError``) or :class:`TableFileLockedError` (open in Excel);
-    the files are then unchanged.
+    Frame row k (by position) goes to body row k; trailing blank body rows may be left out.
+    Names match headers exactly, then ignoring case; one the table lacks becomes a new column at
+    its right edge. The frame column is the one of that name (exactly, as the table spells it,
+    then ignoring case). Other cells, formulas and styles stay; a new cell takes its column's
+    first body cell's style. Written by :func:`xlhedge.files.atomic_path` (with ``backup``, the
+    old file is kept as :func:`backup_path`); on any error the files are unchanged.
     """
     src = Path(path)
     dst = Path(out_path) if out_path is not None else src
     for lock in {dst.with_name(f"~${dst.name}"), dst.with_name(f"~${dst.name[2:]}")}:
         if lock.exists():
             raise TableFileLockedError(f"{dst} is open in Excel (lock file {lock.name} exists): "
-                                       f"close it there (or delete the lock file if Excel is not "
+                                       "close it there (or delete the lock file if Excel is not "
                                        f"running) and retry. {_UNCHANGED}")
     if dst.exists() and (not dst.stat().st_mode & 0o222 or not os.access(dst, os.W_OK)):
         raise TableFileError(f"{dst} is read-only: clear its read-only flag (or pass out_path= to "
@@ -651,11 +609,11 @@ def update_columns(path: StrPath, table_name: str, frame: pd.DataFrame,
     before = src.stat()
     try:
         with _Package(src) as pkg:
-            parts, removals = _plan(pkg, _find(pkg, table_name), frame, columns)
+            parts, removals = _plan(pkg, pkg.find(table_name), frame, columns)
             with atomic_path(dst, backup=backup, mode_from=src) as temp:
-                _write_package(pkg, parts, removals, temp)
-                if (src.stat().st_mtime_ns, src.stat().st_size) != (before.st_mtime_ns,
-                                                                     before.st_size):
+                pkg.copy_to(temp, parts, removals)
+                if (after := src.stat()).st_mtime_ns != before.st_mtime_ns or \
+                        after.st_size != before.st_size:
                     raise TableFileError(f"{src} changed while the table was being written "
                                          "(saved by another program?); nothing was written. Retry.")
     except TableFileError:
