@@ -1,16 +1,12 @@
 """Read one Excel table (ListObject) of an .xlsx/.xlsm package, and update some of its columns.
 
-openpyxl's load/save drops what it does not model (cached values, dynamic arrays, buttons); this
-module edits the package: only the table's worksheet part changes (its table part too when a
-column is added; calcChain, its override and relationship go when a formula cell gets a value);
-other members keep their content and order. lxml parses and writes the parts, keeping prefixes
-and ``mc:Ignorable`` declarations. Text is written as text (even ``=1+1``), cut to 32,767
-characters, ``_xHHHH_``-escaped where XML cannot carry it ("" is an empty cell); dates as serials
-per the 1900/1904 setting (before the epoch: ISO text); +/-inf as ``#NUM!``; None/NaN as an empty
-cell keeping its style. Totals-row ``SUBTOTAL`` formulas over updated columns get fresh cached
-values (counting rows the user hid); other totals formulas over them lose theirs. A hostile
-package gives one :class:`WorkbookFormatError` (DOCTYPEs refused, nothing expanded or fetched;
-members over :data:`MAX_PART_BYTES` or packed over :data:`MAX_RATIO`:1 not unpacked).
+openpyxl's load/save drops what it does not model (cached values, dynamic arrays, buttons), so
+this module edits the package: only the table's worksheet part changes (its table part too when a
+column is added; calcChain, its override and relationship go when a formula cell gets a value).
+Other members keep their content and order. Parts are parsed and written with lxml (prefixes and
+``mc:Ignorable`` declarations kept). A hostile package gives one :class:`WorkbookFormatError`:
+DOCTYPEs are refused (no entity is expanded or fetched), members over :data:`MAX_PART_BYTES` or
+packed over :data:`MAX_RATIO`:1 are not unpacked.
 """
 
 from __future__ import annotations
@@ -40,10 +36,9 @@ from openpyxl.utils.escape import unescape
 
 from xlhedge.files import FileWriteError, atomic_path, backup_path
 
-__all__ = [
-    "TableFileError", "TableFileLockedError", "TableInfo", "TableNotFoundError", "TableWriteError",
-    "WorkbookFormatError", "XlsxTableError", "backup_path", "list_tables", "read_table",
-    "table_info", "update_columns"]
+__all__ = ["TableFileError", "TableFileLockedError", "TableInfo", "TableNotFoundError",
+           "TableWriteError", "WorkbookFormatError", "XlsxTableError", "backup_path",
+           "list_tables", "read_table", "table_info", "update_columns"]
 
 StrPath = str | os.PathLike[str]
 MAX_CELL_TEXT = 32_767
@@ -57,7 +52,6 @@ _ESCAPE_RE, _NAME_ESCAPE_RE = re.compile(_ESCAPE), re.compile(_ESCAPE.replace("\
 _DECL_RE = re.compile(rb"(?:\xef\xbb\xbf)?<\?xml[^>]*\?>\s*")
 _SUBTOTAL_RE = re.compile(
     r"\s*(?:_xlfn\.)?SUBTOTAL\(\s*(\d{1,3})\s*,\s*([^\[\],()]*)\[(.*)\]\s*\)\s*$", re.I | re.S)
-_DAMAGE = (ValueError, IndexError, KeyError, OverflowError, AttributeError)
 
 
 class XlsxTableError(Exception):
@@ -126,7 +120,8 @@ class _Package(zipfile.ZipFile):
 
     def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
         self.close()
-        if isinstance(exc, _DAMAGE) and not isinstance(exc, XlsxTableError):
+        if isinstance(exc, ValueError | IndexError | KeyError | OverflowError | AttributeError
+                      ) and not isinstance(exc, XlsxTableError):
             raise WorkbookFormatError(f"{self.path} is damaged or not a workbook this module "
                                       f"can read ({type(exc).__name__}: {exc})") from exc
 
@@ -136,17 +131,16 @@ class _Package(zipfile.ZipFile):
         info = self.getinfo(name)
         size, packed = info.file_size, info.compress_size
         if size > MAX_PART_BYTES or (size > RATIO_FLOOR and size > MAX_RATIO * max(packed, 1)):
-            raise WorkbookFormatError(
-                f"{self.path}: part {name} would unpack {packed:,} bytes to {size:,}; parts over "
-                f"{MAX_PART_BYTES:,} bytes or packed more than {MAX_RATIO}:1 are refused")
+            raise WorkbookFormatError(f"{self.path}: part {name} would unpack {packed:,} bytes to "
+                                      f"{size:,}; parts over {MAX_PART_BYTES:,} bytes or packed "
+                                      f"more than {MAX_RATIO}:1 are refused")
         try:
             with self.open(info) as member:
-                data = member.read(size + 1)  # bounded even when the header lies
+                if len(data := member.read(size + 1)) != size:  # bounded when the header lies
+                    raise zipfile.BadZipFile("wrong size")
         except (zlib.error, zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError) as exc:
             raise WorkbookFormatError(f"{self.path}: part {name} is damaged ({exc})") from exc
-        if len(data) == size:
-            return data
-        raise WorkbookFormatError(f"{self.path}: part {name} is damaged (wrong size)")
+        return data
 
     def parse(self, data: bytes, name: str) -> Any:
         parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False,
@@ -167,8 +161,7 @@ class _Package(zipfile.ZipFile):
     @staticmethod
     def serialize(root: Any, original: bytes) -> bytes:
         """A parsed part back to bytes, behind the original's XML declaration (when UTF-8)."""
-        tree = root.getroottree()
-        decl = _DECL_RE.match(original)
+        tree, decl = root.getroottree(), _DECL_RE.match(original)
         if decl is None or (tree.docinfo.encoding or "").upper().replace("-", "") != "UTF8":
             return bytes(etree.tostring(tree, xml_declaration=True, encoding="UTF-8",
                                         standalone=True))
@@ -198,8 +191,7 @@ class _Package(zipfile.ZipFile):
         wb, out = self.xml(wb_part), []
         date1904 = any(pr.get("date1904", "0").lower() in ("1", "true")
                        for pr in wb.iterfind("{*}workbookPr"))
-        sheets = {rid: part for rid, kind, part in self.rels(wb_part)
-                  if kind.endswith("/worksheet")}
+        sheets = {rid: part for rid, _, part in self.rels(wb_part)}
         for sheet in wb.iter("{*}sheet"):
             rid = next((v for k, v in sheet.attrib.items() if k.endswith("}id")), "")
             for _, kind, table_part in self.rels(sheets[rid]) if rid in sheets else ():
@@ -240,12 +232,11 @@ class _Package(zipfile.ZipFile):
     def copy_to(self, out: Path, parts: dict[str, bytes], removals: set[str]) -> None:
         """Every member in its order: replaced, dropped, or its content copied."""
         with zipfile.ZipFile(out, "w") as zout:
-            for info in self.infolist():
-                if info.filename not in removals:
-                    member = zipfile.ZipInfo(info.filename, date_time=info.date_time)
-                    member.compress_type = info.compress_type and zipfile.ZIP_DEFLATED  # or stored
-                    member.external_attr = info.external_attr
-                    zout.writestr(member, parts.get(info.filename) or self.part(info.filename))
+            for info in (i for i in self.infolist() if i.filename not in removals):
+                member = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+                member.compress_type = info.compress_type and zipfile.ZIP_DEFLATED  # or stored
+                member.external_attr = info.external_attr
+                zout.writestr(member, parts.get(info.filename) or self.part(info.filename))
 
 
 def list_tables(path: StrPath) -> list[TableInfo]:
@@ -264,9 +255,8 @@ _Value = tuple[str, str] | None  # cell content: (type n/s/b/e, text); None: an 
 
 
 class _Sheet:
-    """A table's worksheet, parsed: rows by number, each row's cells by column (found lazily);
-    cell values, with the shared strings and date styles loaded on first need. Rows and the
-    cells of rows looked at get an explicit address where they had none (they may move)."""
+    """A table's worksheet: rows by number, cells by column (rows and the cells looked at get an
+    address where they had none: they may move); values, with shared strings and date styles."""
 
     def __init__(self, pkg: _Package, info: TableInfo) -> None:
         self.pkg, self.info = pkg, info
@@ -287,14 +277,13 @@ class _Sheet:
         self._cells: dict[int, dict[int, Any]] = {}
         self.added: list[tuple[int, int]] = []  # (row, column) of the cells made
         self.strings: list[str] | None = None
-        self.dates: dict[int, bool] | None = None  # style -> whether it is a duration format
+        self.dates: dict[int, bool] = {}  # style -> whether it is a duration (loaded on need)
 
     def q(self, tag: str) -> str:
         return f"{{{self.ns}}}{tag}"
 
     def cells(self, r: int) -> dict[int, Any]:
-        found = self._cells.get(r)
-        if found is None:
+        if (found := self._cells.get(r)) is None:
             found = self._cells[r] = {}
             for c in self.rows[r].iterchildren(self.c) if r in self.rows else ():
                 if c.get("r") is None:
@@ -338,14 +327,13 @@ class _Sheet:
         for name in ("t", "cm", "vm"):
             c.attrib.pop(name, None)
         del c[:]
-        if value is not None and value[0] == "s":
-            c.set("t", "inlineStr")
-            t = etree.SubElement(etree.SubElement(c, self.is_), self.q("t"))
-            t.set("{http://www.w3.org/XML/1998/namespace}space", "preserve")
-            t.text = value[1]
-        elif value is not None:
-            c.set("t", value[0]) if value[0] != "n" else None
-            etree.SubElement(c, self.v).text = value[1]
+        if value is not None:  # text: <is><t xml:space="preserve">; else <v>
+            kind, text = value
+            c.set("t", "inlineStr" if kind == "s" else kind) if kind != "n" else None
+            host = etree.SubElement(c, self.is_) if kind == "s" else c
+            etree.SubElement(host, self.q("t") if kind == "s" else self.v, {
+                "{http://www.w3.org/XML/1998/namespace}space": "preserve"} if kind == "s" else {}
+                             ).text = text
 
     def value(self, c: Any) -> Any:
         t = c.get("t", "n")
@@ -354,9 +342,7 @@ class _Sheet:
         if not (text := None if (v := c.find(self.v)) is None else v.text):
             return None
         if t == "n":
-            if self.dates is None:
-                self.dates = self._date_styles()
-            duration = self.dates.get(int(c.get("s", "0")))
+            duration = (self.dates or self._date_styles()).get(int(c.get("s", "0")))
             if duration is not None and 0 <= float(text) < 2_958_466:  # up to 9999-12-31
                 return from_excel(float(text), self.epoch, timedelta=duration)
             return float(text)
@@ -394,10 +380,9 @@ class _Sheet:
         if isinstance(value, int | np.integer):
             return "n", str(int(value))
         if isinstance(value, numbers.Real | decimal.Decimal):
-            x = float(value)
-            if math.isnan(x):
-                return None
-            return ("n", repr(x).removesuffix(".0")) if math.isfinite(x) else ("e", "#NUM!")
+            x = float(value)  # NaN: an empty cell
+            return None if x != x else ("n", repr(x).removesuffix(".0")) if math.isfinite(x) else (
+                "e", "#NUM!")
         if isinstance(value, dt.datetime | dt.time) and value.tzinfo is not None:
             value = value.replace(tzinfo=None)  # wall time: Excel has no time zones
         if isinstance(value, dt.date | dt.time | dt.timedelta):
@@ -407,7 +392,7 @@ class _Sheet:
         raise TypeError(f"a {type(value).__name__}")
 
     def _date_styles(self) -> dict[int, bool]:
-        dates = {}
+        self.dates = dates = {-1: False}  # never empty once loaded
         if (part := self.pkg.related(self.info.workbook_part, "styles")) in self.pkg.names:
             root = self.pkg.xml(part)
             codes = dict(BUILTIN_FORMATS) | {int(f.get("numFmtId")): f.get("formatCode", "")
@@ -419,15 +404,11 @@ class _Sheet:
 
 
 def read_table(path: StrPath, table_name: str) -> pd.DataFrame:
-    """The table's body as a DataFrame, one column per table column, in table order.
-
-    Cached values for formula cells; numbers as float (in a date format: datetimes), booleans
-    as bool, text as str, blank cells None/NaN; the totals row and trailing blank rows are
-    left out. ``df.attrs`` holds ``sheet_name``, ``table_name`` and ``table_ref``.
-    """
+    """The table's body, one column per table column: cached values for formulas, numbers as
+    float (in a date format: datetimes per the 1900/1904 setting), booleans, text as text, blank
+    cells None/NaN; no totals row or trailing blank rows. ``attrs``: sheet, table name and ref."""
     with _Package(path) as pkg:
-        info = pkg.find(table_name)
-        sheet = _Sheet(pkg, info)
+        sheet = _Sheet(pkg, info := pkg.find(table_name))
         c1, r1, c2, r2 = info.bounds
         top = r1 + info.header_row_count
         last = sheet.last_used(top, r2 - info.totals_row_count, c1, c2)
@@ -437,16 +418,14 @@ def read_table(path: StrPath, table_name: str) -> pd.DataFrame:
                 if c1 <= col <= c2:
                     columns[col - c1][r - top] = sheet.value(c)
     names = [*info.columns, *(f"Column{j + 1}" for j in range(len(info.columns), len(columns)))]
-    frame = pd.DataFrame(dict(enumerate(columns)))
-    frame.columns = pd.Index(names[:len(columns)], dtype=object)
+    frame = pd.DataFrame(dict(enumerate(columns))).set_axis(names[:len(columns)], axis=1)
     frame.attrs.update(sheet_name=info.sheet_name, table_name=info.name, table_ref=info.ref)
     return frame
 
 
 def _subtotal(formula: str, table: str, columns: dict[str, list[_Value]]
               ) -> tuple[str | None, _Value]:
-    """(casefolded column or None, its value) of a totals formula ``SUBTOTAL(code, [Column])``
-    over this table; the value is None when the formula is not one or is not evaluated."""
+    """(casefolded column, value or None: not evaluated) of ``SUBTOTAL(code, [Column])``."""
     m = _SUBTOTAL_RE.match(unescape(formula))
     if m is None or m.group(2).strip().casefold() not in ("", table.casefold()):
         return None, None
@@ -493,10 +472,9 @@ def _plan(pkg: _Package, info: TableInfo, frame: pd.DataFrame, columns: str | It
     top, bottom, end = r1 + info.header_row_count, r2 - info.totals_row_count, c2 + len(new)
     used, n = sheet.last_used(top, bottom, c1, c2) - top + 1, len(frame)
     if not used <= n <= bottom - top + 1:
-        raise TableWriteError(
-            f"table {table!r} has {bottom - top + 1} body rows ({used} up to the last one in use) "
-            f"but the frame has {n} rows; frame row k goes to body row k, so update_columns needs "
-            f"one per body row (trailing blank rows may be left out). {_UNCHANGED}")
+        raise TableWriteError(f"table {table!r} has {bottom - top + 1} body rows ({used} up to "
+                              f"the last one in use) but the frame has {n} rows: frame row k goes "
+                              f"to body row k. {_UNCHANGED}")
     blocked = [f"cell {get_column_letter(col)}{r}" for r in sheet.rows_in(r1, r2)
                for col, c in sheet.cells(r).items() if c2 < col <= end and sheet.filled(c)]
     blocked += [f"table {t.name}" for t in (pkg.tables() if new else ()) if t.sheet_part ==
@@ -514,8 +492,7 @@ def _plan(pkg: _Package, info: TableInfo, frame: pd.DataFrame, columns: str | It
             rendered.append([sheet.render(value) for value in series.tolist()])
         except (TypeError, ValueError, OverflowError) as exc:
             raise TableWriteError(f"table {table!r}: column {name!r} holds {exc}, which a cell "
-                                  f"cannot hold (numbers, text, booleans, dates). {_UNCHANGED}"
-                                  ) from exc
+                                  f"cannot hold. {_UNCHANGED}") from exc
 
     # formula cells about to become values; a shared formula's anchor must have no other users
     replaced = {(r, col) for _, col, _ in cols for r in range(top, top + n)}
@@ -525,19 +502,15 @@ def _plan(pkg: _Package, info: TableInfo, frame: pd.DataFrame, columns: str | It
         if users := [g.getparent().get("r") for g in sheet.root.iter(sheet.f)
                      if g.get("t") == "shared" and g.get("si") == anchor.get("si")
                      and coordinate_to_tuple(g.getparent().get("r") or "?") not in replaced]:
-            raise TableWriteError(
-                f"table {table!r}: cell {anchor.getparent().get('r')} holds a shared formula that "
-                f"cells {', '.join(users[:8])} also use, which would be left without one: update "
-                f"those columns too (or re-enter the formulas in Excel) and retry. {_UNCHANGED}")
+            raise TableWriteError(f"table {table!r}: cell {anchor.getparent().get('r')} holds a "
+                                  f"shared formula that cells {', '.join(users[:8])} also use; "
+                                  f"update their columns too. {_UNCHANGED}")
 
     for (name, col, _), values in zip(cols, rendered, strict=True):
         style = next((cells[col].get("s") for r in sheet.rows_in(top, bottom)
                       if col in (cells := sheet.cells(r))), None)
-        if col > c2 and info.header_row_count:  # a new column's header, styled as its neighbour
-            header, left = sheet.cell(r1, col), sheet.cells(r1).get(c2)
-            if header.get("s") is None and left is not None and left.get("s") is not None:
-                header.set("s", left.get("s"))
-            sheet.put(header, ("s", _escape(name)))
+        if col > c2 and info.header_row_count:  # a new column's header (the table styles it)
+            sheet.put(sheet.cell(r1, col), ("s", _escape(name)))
         for r, value in enumerate(values, top):
             if (c := sheet.cells(r).get(col)) is None and (value or style) is not None:
                 c = sheet.cell(r, col)
@@ -554,12 +527,8 @@ def _plan(pkg: _Package, info: TableInfo, frame: pd.DataFrame, columns: str | It
         over, result = _subtotal(f.text or "", table, written)
         if over not in written and (over or col not in {x[1] for x in cols}):
             continue
-        c.attrib.pop("t", None)
-        for v in c.findall(sheet.v):
-            c.remove(v)
-        if result is not None:  # else a formula over updated cells not evaluated: no value
-            c.set("t", "e") if result[0] == "e" else None
-            etree.SubElement(c, sheet.v).text = result[1]
+        sheet.put(c, result)  # None: over updated cells but not evaluated here: no value
+        c.insert(0, f)
 
     if sheet.added and (dim := sheet.root.find(sheet.q("dimension"))) is not None:
         d = [x or 1 for x in range_boundaries(dim.get("ref") or "A1")]
@@ -592,17 +561,20 @@ def update_columns(path: StrPath, table_name: str, frame: pd.DataFrame,
     Frame row k (by position) goes to body row k; trailing blank body rows may be left out.
     Names match headers exactly, then ignoring case; one the table lacks becomes a new column at
     its right edge. The frame column is the one of that name (exactly, as the table spells it,
-    then ignoring case). Other cells, formulas and styles stay; a new cell takes its column's
-    first body cell's style. Written by :func:`xlhedge.files.atomic_path` (with ``backup``, the
-    old file is kept as :func:`backup_path`); on any error the files are unchanged.
+    then ignoring case). Text is written as text (even ``=1+1``), cut to 32,767 characters,
+    ``_xHHHH_``-escaped where XML cannot carry it ("" is an empty cell); dates as serials per
+    the 1900/1904 setting (before the epoch: ISO text); +/-inf as ``#NUM!``; None/NaN as an
+    empty cell. Other cells, formulas and styles stay; a new cell takes its column's first body
+    cell's style. Totals-row ``SUBTOTAL`` formulas over updated columns get fresh cached values
+    (counting rows the user hid); other totals formulas over them lose theirs. Written by
+    :func:`xlhedge.files.atomic_path` (with ``backup``, the old file is kept as
+    :func:`backup_path`); on any error the files are unchanged.
     """
-    src = Path(path)
-    dst = Path(out_path) if out_path is not None else src
+    src, dst = Path(path), Path(out_path if out_path is not None else path)
     for lock in {dst.with_name(f"~${dst.name}"), dst.with_name(f"~${dst.name[2:]}")}:
         if lock.exists():
-            raise TableFileLockedError(f"{dst} is open in Excel (lock file {lock.name} exists): "
-                                       "close it there (or delete the lock file if Excel is not "
-                                       f"running) and retry. {_UNCHANGED}")
+            raise TableFileLockedError(f"{dst} is open in Excel (lock file {lock.name}): close it "
+                                       f"there (or delete the lock file) and retry. {_UNCHANGED}")
     if dst.exists() and (not dst.stat().st_mode & 0o222 or not os.access(dst, os.W_OK)):
         raise TableFileError(f"{dst} is read-only: clear its read-only flag (or pass out_path= to "
                              f"write a copy elsewhere) and retry. {_UNCHANGED}")
