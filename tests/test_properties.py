@@ -77,8 +77,13 @@ def test_scalar_and_array_calls_agree(rows):
 
 @given(quantities, prices, contract_values, st.floats(0, 2), st.sampled_from([1.0, 10.0, 100.0]))
 def test_rounding_error_at_most_half_a_lot(q, p, cv, ratio, lot):
+    # Half a lot, plus what round_to_lot adds on purpose: it nudges the units up by 1e-12 of
+    # themselves (at least 1e-12 of a lot) so float noise such as 599.9999999999 rounds up at a
+    # half. That is 1e-12 of the notional: 0.013 of a contract at 1.3e10 contracts, more than
+    # half a lot times 1 + 1e-9. Twice it also covers the few ulps of computing both sides.
     n = hedge_contracts(q, p, cv, ratio, lot_size=lot)
-    assert abs(n * cv - q * p * ratio) <= lot * cv / 2 * (1 + 1e-9) + 1e-6
+    notional = q * p * ratio
+    assert abs(n * cv - notional) <= lot * cv / 2 + 2e-12 * max(lot * cv, notional)
     assert n % lot == 0
 
 
