@@ -168,7 +168,20 @@ def test_summary_matches_plan_totals(ws: Worksheet, plan: pd.DataFrame) -> None:
                 "net_delta_usd", "margin_usd", "funding_per_day_usd", "fee_to_open_usd",
                 "nearest_liquidation_distance"):
         check_number(right_of(ws, LABELS[key]), totals[key])
-    check_number(right_of(ws, LABELS["funding_30d_usd"]), totals["funding_per_day_usd"] * 30)
+    # Funding per 30 days, by hand. A short in inverse contracts receives n x cv x rate USD per
+    # interval (n x cv / mark coin at the mark price); every contract here pays every 8 h, so
+    # 3 times a day. The rows with no Funding Rate take 0.0001. Contracts (hedged USD n x cv):
+    #   BTC 1.5 x 60,000 / 100 = 900 (90,000)      ETH 20 x 3,000 / 1 = 60,000 (60,000)
+    #   BTC 0.25 x 60,000 = 15,000, 150 lots of 100 (15,000)
+    #   SOL 400 x 150 x 0.85 / 100 = 510 (51,000)
+    #   BTC (0.4 x 60,000 + 0.1 collateral x 60,002) / 10 = 3,000.02 -> 3,000 (30,000)
+    #   =HYPERLINK 0.3 x 60,000 / 100 = 180 (18,000)   +1 1 x 60,000 / 1 = 60,000 (60,000)
+    #   -x 2 x 3,000 / 10 = 600 (6,000)                 @foo 0.5 x 60,000 / 100 = 300 (30,000)
+    #   at +0.0001: 360,000 USD x 0.0001 x 3 = +108 USD a day
+    #   ETH 5 x 3,000 x 0.5 / 10 = 750 (7,500) at -0.0002: 7,500 x -0.0002 x 3 = -4.5 USD a day
+    #   ("abc" is in error and the 0.00001 ETH rounds to 0 contracts: no funding)
+    # 108 - 4.5 = 103.5 USD a day; x 30 = 3,105 USD.
+    check_number(right_of(ws, LABELS["funding_30d_usd"]), 3105.0)
     margins = margin_by_coin(plan)
     assert set(margins.index) == {"BTC", "ETH"}
     for coin, value in margins.items():
