@@ -99,9 +99,16 @@ def hedge_scenarios(
     }
     inverse = np.array([1.0 if inputs.contract_type(contract_type) == "inverse" else 0.0])
     step = check_moves(moves)
-    values = scenario_values(
-        **{k: np.ravel(v)[:1] for k, v in args.items()}, moves=step, inverse=inverse
-    )
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        values = scenario_values(
+            **{k: np.ravel(v)[:1] for k, v in args.items()}, moves=step, inverse=inverse
+        )
+    # Every argument but liquidation_price is finite, and an infinite liquidation price ("never")
+    # only decides the boolean ``liquidated``: an inf or NaN among the figures is overflow (a
+    # price, notional or 1/price past 1e308), an error as in every other function.
+    for name, figures in values.items():
+        if name != "liquidated":
+            inputs.result(figures)
     table = pd.DataFrame({"move": step} | {k: v[0] for k, v in values.items()})
     table["liquidated"] = table["liquidated"].astype(bool)
     return table
