@@ -15,7 +15,14 @@ import pandas as pd
 import pydantic
 import pytest
 
-from xlhedge import ContractSpec, InputError, UnknownContractError, default_registry, get_contract
+from xlhedge import (
+    ContractSpec,
+    InputError,
+    UnknownContractError,
+    default_registry,
+    get_contract,
+    maintenance_margin,
+)
 from xlhedge.contracts import (
     TABLE_COLUMNS,
     ContractRegistry,
@@ -349,3 +356,84 @@ def test_blank_cells_are_blank():
     # pandas gives NaN (and NaT) for empty cells: an empty As Of is today, not an error.
     for blank in (math.nan, None, "  ", pd.NaT):
         assert spec_from_row(NEW | {"As Of": blank, "Lot Size": blank}).as_of == date.today()
+
+
+# --- Tier Mode, Order Unit, Order Field, Close Fee in Bankruptcy -------------------------------
+
+def test_new_columns_default_for_a_new_contract():
+    spec = spec_from_row(NEW)
+    assert (spec.tier_mode, spec.order_unit, spec.order_field) == ("cumulative", "contracts", "")
+    assert spec.close_fee_in_bankruptcy is False
+    assert (spec.order_unit_label, spec.order_quantity(7)) == ("contracts", 7)
+    assert [TABLE_COLUMNS[f] for f in ("tier_mode", "order_unit", "order_field",
+                                       "close_fee_in_bankruptcy")] == [
+        "Tier Mode", "Order Unit", "Order Field", "Close Fee in Bankruptcy"]
+    frame = ContractRegistry([spec]).to_frame()
+    assert frame.loc[0, ["Tier Mode", "Order Unit", "Order Field", "Close Fee in Bankruptcy"]
+                     ].tolist() == ["cumulative", "contracts", "", False]
+
+
+@pytest.mark.parametrize(("text", "mode"), [("whole", "whole"), (" Whole ", "whole"),
+                                            ("cumulative", "cumulative"),
+                                            ("CUMULATIVE", "cumulative")])
+def test_tier_mode_is_read(text, mode):
+    assert spec_from_row(NEW | {"Tier Mode": text}).tier_mode == mode
+
+
+@pytest.mark.parametrize("value", ["flat", "whole position", True, 1])
+def test_a_bad_tier_mode_names_the_column_and_the_choices(value):
+    with pytest.raises(InputError, match=r'^contract KRAKEN:PI_XBTUSD: Tier Mode must be '
+                       r'"cumulative" or "whole" \(got '):
+        spec_from_row(NEW | {"Tier Mode": value})
+
+
+def test_whole_tiers_have_no_maintenance_amounts():
+    whole = spec_from_row(NEW | {"Tier Mode": "whole", "MM Tiers": "0:0.005; 200:0.01; 350:0.015"})
+    assert whole.maintenance_amounts == (0, 0, 0)
+    cumulative = spec_from_row(NEW | {"MM Tiers": "0:0.005; 200:0.01; 350:0.015"})
+    assert cumulative.maintenance_amounts == (0, 1, 2.75)
+    floors, mmrs, amounts = whole.tier_arrays()
+    assert maintenance_margin(300, floors, mmrs, amounts) == pytest.approx(3.0)  # 300 x 1%
+
+
+@pytest.mark.parametrize(("value", "expected"), [("TRUE", True), (" false ", False), (True, True),
+                                                 (np.False_, False), (1, True), (0.0, False)])
+def test_close_fee_in_bankruptcy_is_a_boolean(value, expected):
+    spec = spec_from_row(NEW | {"Close Fee in Bankruptcy": value})
+    assert spec.close_fee_in_bankruptcy is expected
+
+
+def test_bad_order_columns_are_reported_together():
+    with pytest.raises(InputError) as info:
+        spec_from_row(NEW | {"Order Unit": "coins", "Close Fee in Bankruptcy": "yes",
+                             "Tier Mode": "flat"})
+    assert str(info.value) == (
+        'contract KRAKEN:PI_XBTUSD: Tier Mode must be "cumulative" or "whole" (got \'flat\'); '
+        'Order Unit must be "contracts" or "usd" (got \'coins\'); '
+        "Close Fee in Bankruptcy must be TRUE or FALSE (got 'yes')")
+
+
+def test_a_usd_order_unit_needs_an_inverse_contract():
+    spec = spec_from_row(NEW | {"Order Unit": "USD", "Contract Value": 10,
+                                "Order Field": "Amount (USD)"})
+    assert (spec.order_unit, spec.order_unit_label, spec.order_field) == ("usd", "USD",
+                                                                          "Amount (USD)")
+    assert spec.order_quantity(3) == 30
+    with pytest.raises(InputError, match=r'Order Unit "usd" needs an inverse contract'):
+        spec_from_row(NEW | {"Type": "linear", "Order Unit": "usd"})
+
+
+def test_a_row_changing_only_tier_mode_inherits_the_rest():
+    base = default_registry().get("BINANCE:BTCUSD_PERP")
+    registry = default_registry().with_rows([{"Symbol": "BINANCE:BTCUSD_PERP",
+                                              "Tier Mode": "whole"}])
+    spec = registry.get("BINANCE:BTCUSD_PERP")
+    assert spec.tier_mode == "whole" and spec.maintenance_amounts == (0,) * len(spec.tiers)
+    assert spec.model_dump(exclude={"tier_mode", "as_of", "source"}) == base.model_dump(
+        exclude={"tier_mode", "as_of", "source"})
+    assert spec.source == f"user: Tier Mode; other columns as of 2026-11-22: {base.source}"
+    # The other way round: a whole-tier built-in made cumulative keeps its tiers.
+    bitmex = default_registry().with_rows([{"Symbol": "BITMEX:XBTUSD",
+                                            "Tier Mode": "cumulative"}]).get("BITMEX:XBTUSD")
+    assert bitmex.tiers == get_contract("BITMEX:XBTUSD").tiers
+    assert bitmex.tier_mode == "cumulative"

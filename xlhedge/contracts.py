@@ -1,8 +1,10 @@
 """Contract specifications and the registry users look them up in.
 
-Margin tiers follow the exchanges' cumulative rule: a tier's maintenance amount (the deduction in
-``MM = position_value * MMR - maintenance_amount``) is derived from the tiers below it,
-``cum_n = floor_n * (MMR_n - MMR_(n-1)) + cum_(n-1)``, so that MM is continuous across floors.
+Margin tiers follow one of two rules, a spec's ``tier_mode``. ``cumulative`` (Binance, Bybit,
+OKX): a tier's maintenance amount (the deduction in ``MM = position_value * MMR -
+maintenance_amount``) is derived from the tiers below it, ``cum_n = floor_n * (MMR_n - MMR_(n-1))
++ cum_(n-1)``, so that MM is continuous across floors. ``whole`` (BitMEX risk limits): the MMR of
+the step a position reaches applies to the whole position, no deduction, so MM jumps at each floor.
 Tier floors are position values in the settle currency: coin for inverse, quote for linear.
 """
 
@@ -42,6 +44,12 @@ class MarginTier(BaseModel):
     max_leverage: float | None = Field(default=None, ge=1)
 
 
+TierMode = Literal["cumulative", "whole"]
+OrderUnit = Literal["contracts", "usd"]
+TIER_MODES: tuple[TierMode, ...] = ("cumulative", "whole")
+ORDER_UNITS: tuple[OrderUnit, ...] = ("contracts", "usd")
+
+
 class ContractSpec(BaseModel):
     """What an exchange says about one contract, with the date and source of the numbers."""
 
@@ -62,6 +70,24 @@ class ContractSpec(BaseModel):
     taker_fee: float = Field(gt=-0.01, lt=0.01)
     max_leverage: float = Field(ge=1)
     tiers: tuple[MarginTier, ...] = Field(min_length=1)
+    tier_mode: TierMode = Field(
+        default="cumulative",
+        description='how the tiers apply: "cumulative" (default; Binance, Bybit, OKX): each '
+        "tier's rate on the whole position less a maintenance amount derived from the tiers "
+        'below, so MM is continuous; "whole" (BitMEX risk limits): the rate of the step the '
+        "position reaches applies to the whole position with no deduction")
+    order_unit: OrderUnit = Field(
+        default="contracts",
+        description='what the exchange\'s order box takes: "contracts" (default) or "usd" (a USD '
+        "amount, e.g. Deribit's inverse perpetuals; inverse contracts only: the amount is "
+        "contracts x Contract Value). Bybit inverse and BitMEX XBTUSD count 1-USD contracts, so "
+        'they are "contracts" with the USD named in Order Field')
+    order_field: str = Field(
+        default="", description='what the exchange calls the order quantity, e.g. "Amount (USD)"')
+    close_fee_in_bankruptcy: bool = Field(
+        default=False,
+        description="TRUE where the exchange reserves the taker fee to close the position at the "
+        "bankruptcy price out of its margin (Bybit inverse); default FALSE")
     as_of: date
     source: str
 
@@ -87,6 +113,9 @@ class ContractSpec(BaseModel):
         mmrs = [t.mmr for t in self.tiers]
         if any(b < a for a, b in itertools.pairwise(mmrs)):
             raise ValueError("MM Tiers' MMRs must not decrease")
+        if self.order_unit == "usd" and self.contract_type != "inverse":
+            raise ValueError('Order Unit "usd" needs an inverse contract (its Contract Value in '
+                             "USD); a linear contract's order unit is contracts")
         return self
 
     @property
@@ -94,8 +123,20 @@ class ContractSpec(BaseModel):
         return self.symbol.split(":", 1)[1]
 
     @property
+    def order_unit_label(self) -> str:
+        """The unit of the exchange's order quantity: ``USD`` or ``contracts``."""
+        return "USD" if self.order_unit == "usd" else "contracts"
+
+    def order_quantity(self, contracts: float) -> float:
+        """What to type in the exchange's order box for ``contracts`` contracts: a USD amount
+        (``contracts * contract_value``) where the order unit is usd, else the contracts."""
+        return contracts * self.contract_value if self.order_unit == "usd" else contracts
+
+    @property
     def maintenance_amounts(self) -> tuple[float, ...]:
-        """Each tier's maintenance amount by the exchanges' cumulative rule."""
+        """Each tier's maintenance amount: the cumulative rule, or all 0 for ``whole`` tiers."""
+        if self.tier_mode == "whole":
+            return (0.0,) * len(self.tiers)
         amounts = [0.0]
         for lower, tier in zip(self.tiers, self.tiers[1:], strict=False):
             amounts.append(float(f"{tier.floor * (tier.mmr - lower.mmr) + amounts[-1]:.12g}"))
@@ -164,6 +205,10 @@ TABLE_COLUMNS: Mapping[str, str] = {
     "taker_fee": "Taker Fee",
     "max_leverage": "Max Leverage",
     "tiers": "MM Tiers",
+    "tier_mode": "Tier Mode",
+    "order_unit": "Order Unit",
+    "order_field": "Order Field",
+    "close_fee_in_bankruptcy": "Close Fee in Bankruptcy",
     "as_of": "As Of",
     "source": "Source",
 }
@@ -194,7 +239,9 @@ def spec_from_row(
     Symbol, Underlying, Type, Contract Value, Tick Size, Max Leverage, Taker Fee and MM Tiers;
     the rest default: Exchange from the symbol, Quote USD, Settle the Underlying (inverse) or
     the Quote (linear), Lot Size 1, Min Order the Lot Size, Funding Interval 8 h, Maker Fee the
-    Taker Fee, As Of today, Source ``user``. Text cells are read as the csv module gives them.
+    Taker Fee, Tier Mode cumulative, Order Unit contracts, Order Field empty, Close Fee in
+    Bankruptcy FALSE, As Of today, Source ``user``. Text cells are read as the csv module gives
+    them (a CSV's TRUE and FALSE are text).
 
     Raises one :class:`InputError` naming the row (``where``) and every broken cell, by the
     headings the user sees: ``contract X:Y (row 3): Contract Value must be greater than 0 ...``.
@@ -268,6 +315,8 @@ def _defaults(data: dict[str, Any], errors: dict[str, str]) -> dict[str, str]:
     data.setdefault("quote", "USD")
     data.setdefault("lot_size", 1.0)
     data.setdefault("funding_interval_hours", 8.0)
+    for field in _OPTIONAL_FIELDS:  # the field defaults, set here so that all defaults show here
+        data.setdefault(field, ContractSpec.model_fields[field].default)
     data.setdefault("as_of", date.today())
     data.setdefault("source", USER_SOURCE)
     settle_from = {"inverse": "underlying", "linear": "quote"}.get(data.get("contract_type", ""))
@@ -333,6 +382,36 @@ def _contract_type(value: object) -> str:
     return text
 
 
+def _choice(field: str, allowed: tuple[str, ...]) -> Callable[[object], str]:
+    """A reader of a cell that is one of ``allowed`` (any case)."""
+    heading = TABLE_COLUMNS[field]
+    rule = "must be " + " or ".join(f'"{a}"' for a in allowed)
+
+    def read(value: object) -> str:
+        text = value.strip().lower() if isinstance(value, str) else None
+        if text not in allowed:
+            raise InputError(heading, rule, value)
+        return text
+
+    return read
+
+
+def _boolean(field: str) -> Callable[[object], bool]:
+    """A reader of a TRUE/FALSE cell: a boolean, its text (any case), or the number 1 or 0."""
+    heading = TABLE_COLUMNS[field]
+
+    def read(value: object) -> bool:
+        if isinstance(value, str) and value.strip().upper() in ("TRUE", "FALSE"):
+            return value.strip().upper() == "TRUE"
+        if isinstance(value, bool | np.bool_):
+            return bool(value)
+        if isinstance(value, int | float | np.integer | np.floating) and value in (0, 1):
+            return bool(value)
+        raise InputError(heading, "must be TRUE or FALSE", value)
+
+    return read
+
+
 def _tiers(value: object) -> tuple[MarginTier, ...]:
     if isinstance(value, str):
         return parse_tiers(value)
@@ -369,6 +448,7 @@ def _as_date(value: object, heading: str = TABLE_COLUMNS["as_of"]) -> date:
     return (EXCEL_EPOCH + timedelta(days=serial)).date()
 
 
+_OPTIONAL_FIELDS = ("tier_mode", "order_unit", "order_field", "close_fee_in_bankruptcy")
 _NUMBER_FIELDS = ("contract_value", "tick_size", "lot_size", "min_order",
                   "funding_interval_hours", "maker_fee", "taker_fee", "max_leverage")
 _CELL_READERS: dict[str, Callable[[object], Any]] = {
@@ -379,6 +459,10 @@ _CELL_READERS: dict[str, Callable[[object], Any]] = {
     "contract_type": _contract_type,
     "settle": _text(TABLE_COLUMNS["settle"], upper=True),
     "tiers": _tiers,
+    "tier_mode": _choice("tier_mode", TIER_MODES),
+    "order_unit": _choice("order_unit", ORDER_UNITS),
+    "order_field": _text(TABLE_COLUMNS["order_field"]),
+    "close_fee_in_bankruptcy": _boolean("close_fee_in_bankruptcy"),
     "as_of": _as_date,
     "source": _text(TABLE_COLUMNS["source"]),
 }
