@@ -6,16 +6,32 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from strategies import contract_values, leverages, mmrs, moves, prices, quantities, sides
+from strategies import (
+    contract_types,
+    contract_values,
+    fee_rates,
+    leverages,
+    maintenance_amounts,
+    mm_bases,
+    mmrs,
+    moves,
+    prices,
+    quantities,
+    sides,
+)
 
 from xlhedge import (
+    InputError,
     average_entry_price,
+    cross_liquidation_price,
     get_contract,
     hedge_contracts,
     initial_margin,
     inverse_pnl,
     liquidation_price,
     maintenance_margin,
+    margin_for_liquidation,
+    position_value,
     tiered_liquidation_price,
 )
 
@@ -140,3 +156,69 @@ def test_tiered_liquidation_matches_brute_force(side, btc, lev, entry):
         assert got == want
     else:
         assert got == pytest.approx(want, rel=1e-6)
+
+
+@given(sides, st.floats(1, 1e6), contract_values, prices, st.floats(0, 1e4), mmrs,
+       maintenance_amounts, contract_types, mm_bases, fee_rates)
+def test_cross_with_no_other_positions_is_isolated(side, n, cv, entry, wallet, m, cum, kind,
+                                                   basis, fee):
+    # the same equation: the cross wallet alone backs the position as an isolated margin does
+    cross = cross_liquidation_price(side, n, cv, entry, wallet, m, cum, 0.0, 0.0, kind, basis,
+                                    fee)
+    isolated = liquidation_price(side, n, cv, entry, wallet, m, cum, kind, basis, fee)
+    assert cross == pytest.approx(isolated, rel=1e-12)
+
+
+@given(sides, st.floats(1, 1e6), prices, st.floats(0, 1e4), st.floats(0, 1e3),
+       st.floats(-1e3, 1e3), mmrs, maintenance_amounts, contract_types)
+def test_cross_other_positions_act_through_the_balance(side, n, entry, wallet, tmm, upnl, m, cum,
+                                                       kind):
+    # WB - TMM1 + UPNL1 is all the other positions change: isolated with that margin
+    balance = wallet - tmm + upnl
+    assume(balance >= 0)
+    cross = cross_liquidation_price(side, n, 1.0, entry, wallet, m, cum, tmm, upnl, kind)
+    isolated = liquidation_price(side, n, 1.0, entry, balance, m, cum, kind)
+    assert cross == pytest.approx(isolated, rel=1e-9, abs=1e-9 * entry)
+
+
+@given(st.floats(1, 1e6), prices, st.floats(0, 1e4), st.floats(0, 1e4), mmrs,
+       maintenance_amounts, st.floats(-1e3, 1e3), contract_types, fee_rates)
+def test_metamorphic_more_wallet_moves_cross_short_liquidation_up(n, entry, w1, w2, m, cum, upnl,
+                                                                   kind, fee):
+    low, high = sorted((w1, w2))
+    before = cross_liquidation_price("short", n, 1.0, entry, low, m, cum, 0.0, upnl, kind,
+                                     close_fee_rate=fee)
+    after = cross_liquidation_price("short", n, 1.0, entry, high, m, cum, 0.0, upnl, kind,
+                                    close_fee_rate=fee)
+    assert after >= before * (1 - 1e-12)
+
+
+@given(st.floats(1, 1e7), contract_values, prices, mmrs, maintenance_amounts,
+       st.floats(0, 10), fee_rates)
+def test_cross_1x_short_with_the_coins_in_the_wallet_is_never_liquidated(n, cv, entry, m, cum,
+                                                                         extra, fee):
+    # wallet >= N/EP >= N/EP - cum (drawn as N/EP x (1 + extra), so that the float
+    # N/EP - wallet - cum is <= 0 exactly as the real number is)
+    wallet = position_value(n, cv, entry) * (1 + extra)
+    got = cross_liquidation_price("short", n, cv, entry, wallet, m, cum, close_fee_rate=fee)
+    assert got == math.inf
+
+
+@given(sides, st.floats(1, 1e6), contract_values, st.floats(10, 1e6), st.floats(0.001, 0.95),
+       st.floats(0, 0.2), st.floats(0, 1), contract_types)
+def test_margin_for_liquidation_round_trip(side, n, cv, entry, move, m, share, kind):
+    # a target 0.1%..95% below the entry for a long, 0.1%..95% above it for a short; the tier's
+    # amount a share of the maintenance margin at the target, so the margin is >= 0
+    target = entry * (1 - move) if side == "long" else entry * (1 + move)
+    value = position_value(n, cv, target, kind)
+    cum = share * m * value
+    margin = margin_for_liquidation(side, n, cv, entry, target, m, cum, kind)
+    got = liquidation_price(side, n, cv, entry, margin, m, cum, kind, "mark")
+    assert got == pytest.approx(target, rel=1e-9)
+
+
+@given(sides, st.floats(1, 1e6), prices, st.floats(0, 0.5), mmrs)
+def test_margin_for_liquidation_refuses_the_wrong_side(side, n, entry, move, m):
+    target = entry * (1 + move) if side == "long" else entry * (1 - move)
+    with pytest.raises(InputError, match="target_price must be below entry_price for a long"):
+        margin_for_liquidation(side, n, 1.0, entry, target, m)
