@@ -18,7 +18,7 @@ from xlhedge.excel import vba
 UDF_NAMES = [
     "HEDGE_CONTRACTS", "INVERSE_PNL", "LINEAR_PNL", "LIQUIDATION_PRICE", "BANKRUPTCY_PRICE",
     "INITIAL_MARGIN", "FUNDING_PAYMENT", "TRADING_FEE", "AVG_ENTRY_PRICE", "HEDGE_SCENARIOS",
-    "HEDGE_RATIO", "CONTRACT_SPEC",
+    "HEDGE_RATIO", "CONTRACT_SPEC", "CROSS_LIQUIDATION_PRICE", "MARGIN_FOR_LIQUIDATION",
 ]
 
 
@@ -54,6 +54,42 @@ class TestAsPlainPython:
 
     def test_never_liquidated_shows_text(self):
         assert udfs.LIQUIDATION_PRICE("short", 600, 100, 60000, 1.0, 0.004) == "never"
+
+    def test_cross_liquidation_price(self):
+        # by hand: short 600 x 100 USD at 60,000 with a 0.5 BTC cross wallet, MMR 0.4%:
+        # 60,000 x 0.996 / (1 - 0.5) = 119,520; a 1 BTC wallet (1x) is never liquidated
+        assert udfs.CROSS_LIQUIDATION_PRICE("short", 600, 100, 60000, 0.5, 0.004) == 119520
+        assert udfs.CROSS_LIQUIDATION_PRICE("short", 600, 100, 60000, 1, 0.004) == "never"
+        # dev.binance.vision thread 6292: 11,250,000 / (101 + 11.605 + 222.222...) = 33,599.42
+        got = udfs.CROSS_LIQUIDATION_PRICE("long", 100000, 100, 45000, 101, 0.125, 11.605)
+        assert got == pytest.approx(33599.418605616, abs=1e-6)
+
+    def test_cross_liquidation_price_bybit_close_fee_blank_optionals(self):
+        # Bybit inverse liquidation help: 0.5 BTC cross, long 10,000 at 8,000 -> 5,739.08
+        got = udfs.CROSS_LIQUIDATION_PRICE("long", 10000, 1, 8000, 0.5, 0.005, None, "", None,
+                                           None, "entry", 0.00075)
+        assert got == pytest.approx(5739.08, abs=0.005)
+
+    def test_cross_liquidation_price_range_and_bad_cell(self):
+        # by hand: B = 1 - 0.2 + 0.1 = 0.9 -> 59,760 / (1 - 0.9) = 597,600
+        out = udfs.CROSS_LIQUIDATION_PRICE("short", 600, 100, 60000, [[0.5], [1.0], [-1.0]],
+                                           0.004, 0, [[0.0], [0.2], [0.0]], [[0.0], [0.1], [0.0]])
+        assert out[:2] == [[119520.0], [pytest.approx(597600.0)]]
+        assert out[2] == ["#VALUE! wallet_balance must be >= 0 (got -1.0)"]
+
+    def test_margin_for_liquidation(self):
+        # by hand: 0.004 x 60,000/78,000 + 60,000 (1/60,000 - 1/78,000) = 0.2338461538 BTC;
+        # the default MMR 0.5%: 0.0038461538 + 0.2307692308 = 0.2346153846
+        got = udfs.MARGIN_FOR_LIQUIDATION("short", 600, 100, 60000, 78000, 0.004)
+        assert got == pytest.approx(0.2338461538, abs=1e-10)
+        got = udfs.MARGIN_FOR_LIQUIDATION("short", 600, 100, 60000, 78000)
+        assert got == pytest.approx(0.2346153846, abs=1e-10)
+
+    def test_margin_for_liquidation_wrong_side_is_a_cell_error(self):
+        out = udfs.MARGIN_FOR_LIQUIDATION("short", 600, 100, 60000, [[78000], [50000]], 0.004)
+        assert out[0] == [pytest.approx(0.2338461538, abs=1e-10)]
+        assert out[1] == ["#VALUE! target_price must be below entry_price for a long and above "
+                          "it for a short (got 50000.0 with entry_price 60000.0 for a short)"]
 
     def test_unknown_contract_is_na_with_suggestions(self):
         text = udfs.CONTRACT_SPEC("BINANCE:BTCUSD", "contract_value")
@@ -146,6 +182,8 @@ class TestThroughXlwingsConverters:
             ("HEDGE_SCENARIOS", (1.0, 60000.0, 600.0, 100.0, ((-0.5,), (0.0,)))),
             ("HEDGE_RATIO", (((100.0,), (110.0,), (99.0,)), ((10.0,), (11.0,), (9.9,)))),
             ("CONTRACT_SPEC", ("BINANCE:BTCUSD_PERP", "taker_fee")),
+            ("CROSS_LIQUIDATION_PRICE", ("short", 600.0, 100.0, 60000.0, ((0.5,), (1.0,)), 0.004)),
+            ("MARGIN_FOR_LIQUIDATION", ("short", 600.0, 100.0, 60000.0, ((78000.0,), (50000.0,)))),
         ],
     )
     def test_converters_give_what_the_plain_call_gives(self, decorated, name, raw):

@@ -53,6 +53,11 @@ ARGUMENT_DOCS = {
     "mm_basis": '"mark" (Binance COIN-M, Bybit, OKX; default) or "entry" (BitMEX)',
     "funding_rate": "Funding rate per interval, e.g. 0.0001",
     "fee_rate": "Fee rate, e.g. 0.0005 for 0.05% taker",
+    "wallet_balance": "Cross wallet balance: coin (inverse) or quote (linear)",
+    "other_maintenance": "Maintenance margin of the wallet's other positions; default 0",
+    "other_pnl": "Unrealised PnL of the wallet's other positions; default 0",
+    "close_fee_rate": "Fee to close reserved at the bankruptcy price (Bybit: 0.00075); default 0",
+    "target_price": "Price at which the position should be liquidated",
 }
 
 
@@ -133,6 +138,34 @@ def BANKRUPTCY_PRICE(
     """Price at which the isolated margin is gone; "never" for a 1x short."""
     return core.bankruptcy_price(side, contracts, contract_value, entry_price, margin,
                                  contract_type)
+
+
+@udf(ranges=("side", "contracts", "contract_value", "entry_price", "wallet_balance", "mmr",
+             "maintenance_amount", "other_maintenance", "other_pnl", "close_fee_rate"),
+     docs={"side": '"short" or "long"', "entry_price": "Entry price"}, inf_text=NEVER)
+def CROSS_LIQUIDATION_PRICE(
+    side: Any, contracts: Any, contract_value: Any, entry_price: Any, wallet_balance: Any,
+    mmr: Any = DEFAULT_MMR, maintenance_amount: Any = 0.0, other_maintenance: Any = 0.0,
+    other_pnl: Any = 0.0, contract_type: Any = "inverse", mm_basis: Any = "mark",
+    close_fee_rate: Any = 0.0,
+) -> Any:
+    """Liquidation price in cross margin (Binance's one-way rule); "never" where it cannot be."""
+    return core.cross_liquidation_price(side, contracts, contract_value, entry_price,
+                                        wallet_balance, mmr, maintenance_amount,
+                                        other_maintenance, other_pnl, contract_type, mm_basis,
+                                        close_fee_rate)
+
+
+@udf(ranges=("side", "contracts", "contract_value", "entry_price", "target_price", "mmr",
+             "maintenance_amount"),
+     docs={"side": '"short" or "long"', "entry_price": "Entry price"})
+def MARGIN_FOR_LIQUIDATION(
+    side: Any, contracts: Any, contract_value: Any, entry_price: Any, target_price: Any,
+    mmr: Any = DEFAULT_MMR, maintenance_amount: Any = 0.0, contract_type: Any = "inverse",
+) -> Any:
+    """Isolated margin that puts the liquidation price (mark basis) at the target price."""
+    return core.margin_for_liquidation(side, contracts, contract_value, entry_price,
+                                       target_price, mmr, maintenance_amount, contract_type)
 
 
 @udf(ranges=("contracts", "contract_value", "price", "leverage"), docs={"price": "Entry price"})
