@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from lxml import etree
 from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format, is_timedelta_format
-from openpyxl.utils.cell import coordinate_to_tuple, get_column_letter, range_boundaries
+from openpyxl.utils.cell import column_index_from_string, get_column_letter, range_boundaries
 from openpyxl.utils.datetime import MAC_EPOCH, WINDOWS_EPOCH, from_excel, to_excel
 from openpyxl.utils.escape import unescape
 
@@ -49,7 +49,6 @@ _UNCHANGED = "The file was not changed."
 # which XML cannot carry, and does not protect a literal "_x0041_": its _xHHHH_ form, completed.
 _ESCAPE = "[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]|_(?=x[0-9A-Fa-f]{4}_)"
 _ESCAPE_RE, _NAME_ESCAPE_RE = re.compile(_ESCAPE), re.compile(_ESCAPE.replace("\x0e", "\x09"))
-_DECL_RE = re.compile(rb"(?:\xef\xbb\xbf)?<\?xml[^>]*\?>\s*")
 _SUBTOTAL_RE = re.compile(
     r"\s*(?:_xlfn\.)?SUBTOTAL\(\s*(\d{1,3})\s*,\s*([^\[\],()]*)\[(.*)\]\s*\)\s*$", re.I | re.S)
 
@@ -131,9 +130,9 @@ class _Package(zipfile.ZipFile):
         info = self.getinfo(name)
         size, packed = info.file_size, info.compress_size
         if size > MAX_PART_BYTES or (size > RATIO_FLOOR and size > MAX_RATIO * max(packed, 1)):
-            raise WorkbookFormatError(f"{self.path}: part {name} would unpack {packed:,} bytes to "
-                                      f"{size:,}; parts over {MAX_PART_BYTES:,} bytes or packed "
-                                      f"more than {MAX_RATIO}:1 are refused")
+            raise WorkbookFormatError(f"{self.path}: part {name} unpacks to {size:,} bytes from "
+                                      f"{packed:,}: refused (limits {MAX_PART_BYTES:,} bytes, "
+                                      f"{MAX_RATIO}:1 packing)")
         try:
             with self.open(info) as member:
                 if len(data := member.read(size + 1)) != size:  # bounded when the header lies
@@ -161,7 +160,7 @@ class _Package(zipfile.ZipFile):
     @staticmethod
     def serialize(root: Any, original: bytes) -> bytes:
         """A parsed part back to bytes, behind the original's XML declaration (when UTF-8)."""
-        tree, decl = root.getroottree(), _DECL_RE.match(original)
+        tree, decl = root.getroottree(), re.match(rb"(?:\xef\xbb\xbf)?<\?xml[^>]*\?>\s*", original)
         if decl is None or (tree.docinfo.encoding or "").upper().replace("-", "") != "UTF8":
             return bytes(etree.tostring(tree, xml_declaration=True, encoding="UTF-8",
                                         standalone=True))
@@ -173,13 +172,11 @@ class _Package(zipfile.ZipFile):
 
     def rels(self, part: str) -> list[tuple[str, str, str]]:
         """(Id, Type, part name) of a part's internal relationships."""
-        out, name = [], self.rels_name(part)
-        for el in self.xml(name).iter("{*}Relationship") if name in self.names else ():
-            target = posixpath.join(posixpath.dirname(part), el.get("Target", ""))
-            if el.get("TargetMode") != "External":  # a target "/xl/..." is absolute
-                out.append((el.get("Id", ""), el.get("Type", ""),
-                            posixpath.normpath(target).lstrip("/")))
-        return out
+        name = self.rels_name(part)
+        return [(el.get("Id", ""), el.get("Type", ""), posixpath.normpath(posixpath.join(
+            posixpath.dirname(part), el.get("Target", ""))).lstrip("/"))  # "/xl/..": absolute
+            for el in (self.xml(name).iter("{*}Relationship") if name in self.names else ())
+            if el.get("TargetMode") != "External"]
 
     def related(self, part: str, kind: str) -> str:
         return next((t for _, k, t in self.rels(part) if k.endswith("/" + kind)), "")
@@ -189,8 +186,7 @@ class _Package(zipfile.ZipFile):
         if wb_part not in self.names:
             raise WorkbookFormatError(f"{self.path} is not an Excel workbook (it has no {wb_part})")
         wb, out = self.xml(wb_part), []
-        date1904 = any(pr.get("date1904", "0").lower() in ("1", "true")
-                       for pr in wb.iterfind("{*}workbookPr"))
+        date1904 = any(pr.get("date1904") in ("1", "true") for pr in wb.iterfind("{*}workbookPr"))
         sheets = {rid: part for rid, _, part in self.rels(wb_part)}
         for sheet in wb.iter("{*}sheet"):
             rid = next((v for k, v in sheet.attrib.items() if k.endswith("}id")), "")
@@ -233,10 +229,9 @@ class _Package(zipfile.ZipFile):
         """Every member in its order: replaced, dropped, or its content copied."""
         with zipfile.ZipFile(out, "w") as zout:
             for info in (i for i in self.infolist() if i.filename not in removals):
-                member = zipfile.ZipInfo(info.filename, date_time=info.date_time)
-                member.compress_type = info.compress_type and zipfile.ZIP_DEFLATED  # or stored
-                member.external_attr = info.external_attr
-                zout.writestr(member, parts.get(info.filename) or self.part(info.filename))
+                zout.writestr(zipfile.ZipInfo(info.filename, info.date_time),  # stored or deflated
+                              parts.get(info.filename) or self.part(info.filename),
+                              info.compress_type and zipfile.ZIP_DEFLATED, 1)  # 1: fast
 
 
 def list_tables(path: StrPath) -> list[TableInfo]:
@@ -251,7 +246,12 @@ def table_info(path: StrPath, table_name: str) -> TableInfo:
         return pkg.find(table_name)
 
 
-_Value = tuple[str, str] | None  # cell content: (type n/s/b/e, text); None: an empty cell
+_Value = str | None  # cell content: its type (n, s, b or e) then its text; None: empty cell
+
+
+def _at(c: Any) -> tuple[int, int]:  # (row, column) of a cell element: "B7" -> (7, 2)
+    letters = (ref := c.get("r") or "?").rstrip("0123456789")
+    return int(ref[len(letters):]), column_index_from_string(letters)
 
 
 class _Sheet:
@@ -288,7 +288,7 @@ class _Sheet:
             for c in self.rows[r].iterchildren(self.c) if r in self.rows else ():
                 if c.get("r") is None:
                     c.set("r", f"{get_column_letter(max(found, default=0) + 1)}{r}")
-                found[coordinate_to_tuple(c.get("r"))[1]] = c
+                found[column_index_from_string(c.get("r").rstrip("0123456789"))] = c
         return found
 
     def rows_in(self, top: int, bottom: int) -> list[int]:
@@ -326,10 +326,13 @@ class _Sheet:
         """Set a cell's content; its other attributes (its style) stay."""
         for name in ("t", "cm", "vm"):
             c.attrib.pop(name, None)
+        kind, text = (value[0], value[1:]) if value else ("", "")
+        c.set("t", "inlineStr" if kind == "s" else kind) if kind not in ("", "n") else None
+        if kind not in ("", "s") and len(c) == 1 and c[0].tag == self.v:
+            c[0].text = text  # the cell's own <v>, reused
+            return
         del c[:]
-        if value is not None:  # text: <is><t xml:space="preserve">; else <v>
-            kind, text = value
-            c.set("t", "inlineStr" if kind == "s" else kind) if kind != "n" else None
+        if kind:  # text: <is><t xml:space="preserve">; else <v>
             host = etree.SubElement(c, self.is_) if kind == "s" else c
             etree.SubElement(host, self.q("t") if kind == "s" else self.v, {
                 "{http://www.w3.org/XML/1998/namespace}space": "preserve"} if kind == "s" else {}
@@ -356,13 +359,11 @@ class _Sheet:
                     f"{self.pkg.path}: cell {c.get('r')} of {self.info.sheet_part} names shared "
                     f"string {index}, but the workbook has {len(self.strings)}")
             return self.strings[index]
-        if t == "b":
-            return text.strip() in ("1", "true")
-        return dt.datetime.fromisoformat(text) if t == "d" else unescape(text)  # str, e: text
+        return (text.strip() in ("1", "true") if t == "b" else dt.datetime.fromisoformat(text)
+                if t == "d" else unescape(text))  # "str" (a formula's text), "e" (#N/A...): text
 
     @staticmethod
-    def text(node: Any) -> str:
-        """Text of an <si> or <is>: its <t>, or its runs' <t> (phonetic runs left out)."""
+    def text(node: Any) -> str:  # of an <si> or <is>: its <t>, or its runs' (not phonetic)
         return str(unescape("".join(t.text or "" for t in node.iter("{*}t")
                                     if not t.getparent().tag.endswith("rPh"))))
 
@@ -371,24 +372,24 @@ class _Sheet:
         if value is None or value is pd.NaT or value is pd.NA:
             return None
         if isinstance(value, str):  # "" is an empty cell
-            return ("s", _escape(value[:MAX_CELL_TEXT])) if value else None
+            return "s" + _escape(value[:MAX_CELL_TEXT]) if value else None
         if isinstance(value, np.datetime64 | np.timedelta64):  # before int: timedelta64 is one
             return self.render(pd.Timestamp(value) if isinstance(value, np.datetime64)
                                else pd.Timedelta(value))
         if isinstance(value, bool | np.bool_):
-            return "b", "1" if value else "0"
+            return "b1" if value else "b0"
         if isinstance(value, int | np.integer):
-            return "n", str(int(value))
-        if isinstance(value, numbers.Real | decimal.Decimal):
+            return f"n{int(value)}"
+        if isinstance(value, float | np.floating | numbers.Real | decimal.Decimal):  # float first
             x = float(value)  # NaN: an empty cell
-            return None if x != x else ("n", repr(x).removesuffix(".0")) if math.isfinite(x) else (
-                "e", "#NUM!")
+            return None if x != x else "n" + repr(x).removesuffix(".0") if math.isfinite(x) else (
+                "e#NUM!")
         if isinstance(value, dt.datetime | dt.time) and value.tzinfo is not None:
             value = value.replace(tzinfo=None)  # wall time: Excel has no time zones
         if isinstance(value, dt.date | dt.time | dt.timedelta):
             serial = float(to_excel(value, self.epoch))
-            return ("s", value.isoformat()) if serial < 0 and isinstance(value, dt.date) else (
-                "n", repr(serial).removesuffix(".0"))
+            return "s" + value.isoformat() if serial < 0 and isinstance(value, dt.date) else (
+                "n" + repr(serial).removesuffix(".0"))
         raise TypeError(f"a {type(value).__name__}")
 
     def _date_styles(self) -> dict[int, bool]:
@@ -435,16 +436,16 @@ def _subtotal(formula: str, table: str, columns: dict[str, list[_Value]]
     how = {1: "mean", 4: "max", 5: "min", 6: "prod", 7: "std", 9: "sum", 10: "var"}.get(fn)
     if cells is None or (how is None and fn not in (2, 3)):
         return over, None  # STDEVP and VARP are not evaluated here
-    xs = pd.Series([float(v[1]) for v in cells if v is not None and v[0] == "n"], dtype=float)
-    errors = [v[1] for v in cells if v is not None and v[0] == "e"]
+    xs = pd.Series([float(v[1:]) for v in cells if v is not None and v[0] == "n"], dtype=float)
+    errors = [v for v in cells if v is not None and v[0] == "e"]
     if fn in (2, 3):
-        return over, ("n", str(len(xs) if fn == 2 else sum(v is not None for v in cells)))
+        return over, f"n{len(xs) if fn == 2 else sum(v is not None for v in cells)}"
     if errors:
-        return over, ("e", errors[0])
+        return over, errors[0]
     result = float(xs.agg(str(how))) if len(xs) or fn not in (4, 5, 6) else 0.0
     if math.isfinite(result):
-        return over, ("n", repr(result).removesuffix(".0"))
-    return over, ("e", "#DIV/0!" if len(xs) < 2 else "#NUM!")
+        return over, "n" + repr(result).removesuffix(".0")
+    return over, "e#DIV/0!" if len(xs) < 2 else "e#NUM!"
 
 
 def _plan(pkg: _Package, info: TableInfo, frame: pd.DataFrame, columns: str | Iterable[str]
@@ -475,7 +476,7 @@ def _plan(pkg: _Package, info: TableInfo, frame: pd.DataFrame, columns: str | It
         raise TableWriteError(f"table {table!r} has {bottom - top + 1} body rows ({used} up to "
                               f"the last one in use) but the frame has {n} rows: frame row k goes "
                               f"to body row k. {_UNCHANGED}")
-    blocked = [f"cell {get_column_letter(col)}{r}" for r in sheet.rows_in(r1, r2)
+    blocked = [f"cell {get_column_letter(col)}{r}" for r in sheet.rows_in(r1, r2) if new
                for col, c in sheet.cells(r).items() if c2 < col <= end and sheet.filled(c)]
     blocked += [f"table {t.name}" for t in (pkg.tables() if new else ()) if t.sheet_part ==
                 info.sheet_part and t.name != table and t.bounds[0] <= end and t.bounds[2] > c2
@@ -488,20 +489,22 @@ def _plan(pkg: _Package, info: TableInfo, frame: pd.DataFrame, columns: str | It
     for name, _, j in cols:
         if isinstance((series := frame.iloc[:, j]).dtype, pd.DatetimeTZDtype):
             series = series.dt.tz_localize(None)  # wall time: Excel has no time zones
-        try:
-            rendered.append([sheet.render(value) for value in series.tolist()])
+        try:  # float64 without per-value type checks (x - x is NaN for NaN and +/-inf)
+            rendered.append([None if x != x else "n" + repr(x).removesuffix(".0") if x - x == 0
+                             else "e#NUM!" for x in series.tolist()] if series.dtype ==
+                            np.float64 else [sheet.render(value) for value in series.tolist()])
         except (TypeError, ValueError, OverflowError) as exc:
             raise TableWriteError(f"table {table!r}: column {name!r} holds {exc}, which a cell "
                                   f"cannot hold. {_UNCHANGED}") from exc
 
     # formula cells about to become values; a shared formula's anchor must have no other users
-    replaced = {(r, col) for _, col, _ in cols for r in range(top, top + n)}
-    formulas = [f for r, col in replaced
-                if col in sheet.cells(r) and (f := sheet.cells(r)[col].find(sheet.f)) is not None]
+    targets = {col for _, col, _ in cols}  # the cells replaced: these columns, top..top+n-1
+    formulas = [f for r in sheet.rows_in(top, top + n - 1) if sheet.cells(r)  # all addressed
+                for f in sheet.rows[r].iter(sheet.f) if _at(f.getparent())[1] in targets]
     for anchor in (f for f in formulas if f.get("t") == "shared" and f.get("ref")):
         if users := [g.getparent().get("r") for g in sheet.root.iter(sheet.f)
                      if g.get("t") == "shared" and g.get("si") == anchor.get("si")
-                     and coordinate_to_tuple(g.getparent().get("r") or "?") not in replaced]:
+                     and not (top <= (at := _at(g.getparent()))[0] < top + n and at[1] in targets)]:
             raise TableWriteError(f"table {table!r}: cell {anchor.getparent().get('r')} holds a "
                                   f"shared formula that cells {', '.join(users[:8])} also use; "
                                   f"update their columns too. {_UNCHANGED}")
@@ -510,7 +513,7 @@ def _plan(pkg: _Package, info: TableInfo, frame: pd.DataFrame, columns: str | It
         style = next((cells[col].get("s") for r in sheet.rows_in(top, bottom)
                       if col in (cells := sheet.cells(r))), None)
         if col > c2 and info.header_row_count:  # a new column's header (the table styles it)
-            sheet.put(sheet.cell(r1, col), ("s", _escape(name)))
+            sheet.put(sheet.cell(r1, col), "s" + _escape(name))
         for r, value in enumerate(values, top):
             if (c := sheet.cells(r).get(col)) is None and (value or style) is not None:
                 c = sheet.cell(r, col)
@@ -519,7 +522,6 @@ def _plan(pkg: _Package, info: TableInfo, frame: pd.DataFrame, columns: str | It
                 sheet.put(c, value)
                 if value is None and set(c.attrib) <= {"r"}:  # empty and unstyled: no cell
                     sheet.rows[r].remove(sheet.cells(r).pop(col))
-
     written = {name.casefold(): values for (name, _, _), values in zip(cols, rendered, strict=True)}
     for col, c in sheet.cells(r2).items() if info.totals_row_count else ():
         if (f := c.find(sheet.f)) is None or not c1 <= col <= c2:
@@ -529,7 +531,6 @@ def _plan(pkg: _Package, info: TableInfo, frame: pd.DataFrame, columns: str | It
             continue
         sheet.put(c, result)  # None: over updated cells but not evaluated here: no value
         c.insert(0, f)
-
     if sheet.added and (dim := sheet.root.find(sheet.q("dimension"))) is not None:
         d = [x or 1 for x in range_boundaries(dim.get("ref") or "A1")]
         rows, cs = [r for r, _ in sheet.added], [c for _, c in sheet.added]
