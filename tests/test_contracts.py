@@ -150,8 +150,12 @@ def test_builtin_specs_keep_the_numbers_of_the_old_module():
     bitmex = get_contract("BITMEX:XBTUSD")
     assert (bitmex.lot_size, bitmex.min_order, bitmex.tick_size) == (100, 100, 0.1)
     assert get_contract("DERIBIT:BTC-PERPETUAL").maker_fee == 0
-    assert get_contract("BYBIT:BTCUSDT").tiers[1] == MarginTier(
-        floor=2_000_000, mmr=0.01, max_leverage=57.14)
+    # Bybit's Margin Parameters page: BTCUSDT tier 2 from 2,000,000 USDT at 0.56%, 90x (the old
+    # 2,000,000:1%@57.14 tier 2 was replaced); its published deductions follow the cumulative rule.
+    bybit_linear = get_contract("BYBIT:BTCUSDT")
+    assert bybit_linear.tiers[1] == MarginTier(floor=2_000_000, mmr=0.0056, max_leverage=90)
+    assert bybit_linear.maintenance_amounts[:3] == (0, 1200, 3020)
+    assert bybit_linear.maintenance_amounts[-1] == 1_482_000
     linear = get_contract("BINANCE:BTCUSDT")
     assert (linear.quote, linear.settle, linear.lot_size) == ("USDT", "USDT", 0.001)
     assert linear.tiers[-1] == MarginTier(floor=300_000_000, mmr=0.5, max_leverage=1)
@@ -191,7 +195,8 @@ def test_contracts_module_does_not_import_pandas():
 def test_format_tiers_reads_back_exactly():
     tiers = (MarginTier(floor=0, mmr=0.004), MarginTier(floor=1_234_567, mmr=0.0123456789))
     assert parse_tiers(format_tiers(tiers)) == tiers
-    assert format_tiers(get_contract("BYBIT:BTCUSDT").tiers) == "0:0.005@100; 2e+06:0.01@57.14"
+    assert format_tiers(get_contract("BYBIT:BTCUSDT").tiers).startswith(
+        "0:0.005@100; 2e+06:0.0056@90; 2.6e+06:0.0063@80; ")
 
 
 # --- a user's rows: defaults, inheritance, every error at once ---------------------------------
@@ -437,3 +442,73 @@ def test_a_row_changing_only_tier_mode_inherits_the_rest():
                                             "Tier Mode": "cumulative"}]).get("BITMEX:XBTUSD")
     assert bitmex.tiers == get_contract("BITMEX:XBTUSD").tiers
     assert bitmex.tier_mode == "cumulative"
+
+
+# --- the specs' new data, from the exchanges' pages (source in each id) -------------------------
+
+@pytest.mark.parametrize(
+    ("symbol", "value", "expected"),
+    [
+        # Bybit Maintenance Margin (Inverse Contract): 0.5% to 150 BTC, 1% to 300 BTC, the excess at
+        # the new rate: 300 x 1% - 150 x 0.5% = 2.25 BTC
+        pytest.param("BYBIT:BTCUSD", 300, 2.25, id="bybit-inverse-mm-page-300btc-2.25"),
+        pytest.param("BYBIT:BTCUSD", 150, 0.75, id="bybit-inverse-mm-page-150btc-0.5pct"),
+        # BitMEX Risk Limits Examples: 180 XBT at 0.50% -> 0.90; 230 XBT is one 150-XBT step past
+        # the 200 XBT base, 1.00% on the whole position -> 2.30
+        pytest.param("BITMEX:XBTUSD", 150, 0.75, id="bitmex-risk-limits-150xbt-base-0.5pct"),
+        pytest.param("BITMEX:XBTUSD", 180, 0.90, id="bitmex-risk-limits-example-180xbt"),
+        pytest.param("BITMEX:XBTUSD", 230, 2.30, id="bitmex-risk-limits-example-230xbt-whole-1pct"),
+        pytest.param("BITMEX:XBTUSD", 400, 6.00, id="bitmex-risk-limits-table-under-500xbt-1.5pct"),
+    ],
+)
+def test_maintenance_margin_of_the_builtin_tiers(symbol, value, expected):
+    floors, mmrs, amounts = get_contract(symbol).tier_arrays()
+    assert maintenance_margin(value, floors, mmrs, amounts) == pytest.approx(expected, abs=1e-12)
+    index = int(np.searchsorted(floors, value, side="right")) - 1
+    assert value * mmrs[index] - amounts[index] == pytest.approx(expected, abs=1e-12)
+
+
+def test_bitmex_steps_are_whole_position_rates():
+    # BitMEX Risk Limits Examples: base 200 XBT, 150 XBT steps, MM 0.5% and IM 1% each +0.5% a step
+    spec = get_contract("BITMEX:XBTUSD")
+    assert spec.tier_mode == "whole" and set(spec.maintenance_amounts) == {0}
+    assert [t.floor for t in spec.tiers[:4]] == [0, 200, 350, 500]
+    assert [t.mmr for t in spec.tiers[:4]] == [0.005, 0.01, 0.015, 0.02]
+    assert [t.max_leverage for t in spec.tiers[:4]] == [100, 66.67, 50, 40]
+    assert len(spec.tiers) == 20 and spec.max_leverage == 100
+
+
+def test_bybit_inverse_tiers_and_close_fee():
+    spec = get_contract("BYBIT:BTCUSD")
+    assert spec.tiers[:2] == (MarginTier(floor=0, mmr=0.005, max_leverage=100),
+                              MarginTier(floor=150, mmr=0.01, max_leverage=66.67))
+    assert spec.tick_size == 0.1  # ccxt bybit fixture: BTCUSD tickSize 0.10
+    assert "unconfirmed" in spec.source
+    for symbol in ("BYBIT:BTCUSD", "BYBIT:ETHUSD"):
+        assert get_contract(symbol).close_fee_in_bankruptcy is True
+    others = [s for s in default_registry() if s.symbol not in ("BYBIT:BTCUSD", "BYBIT:ETHUSD")]
+    assert not any(s.close_fee_in_bankruptcy for s in others)
+
+
+def test_deribit_orders_are_in_usd():
+    # Deribit's order box: Amount (USD); 3,000 BTC-PERPETUAL contracts of 10 USD = 30,000 USD
+    spec = get_contract("DERIBIT:BTC-PERPETUAL")
+    assert (spec.order_unit, spec.order_unit_label, spec.order_field) == ("usd", "USD",
+                                                                          "Amount (USD)")
+    assert spec.order_quantity(3000) == 30_000
+    assert get_contract("DERIBIT:ETH-PERPETUAL").order_unit == "usd"
+    assert get_contract("BINANCE:BTCUSD_PERP").order_quantity(3000) == 3000
+    assert {s.symbol for s in default_registry() if s.order_unit == "usd"} == {
+        "DERIBIT:BTC-PERPETUAL", "DERIBIT:ETH-PERPETUAL"}
+
+
+def test_okx_btc_swap_max_leverage_from_the_ccxt_fixture():
+    # ccxt okx fixture: BTC-USD-SWAP lever 100, ctVal 100, tickSz 0.1, lotSz 1
+    spec = get_contract("OKX:BTC-USD-SWAP")
+    assert (spec.max_leverage, spec.tiers[0].max_leverage) == (100, 100)
+    assert (spec.contract_value, spec.tick_size, spec.lot_size) == (100, 0.1, 1)
+
+
+def test_every_builtin_source_says_what_was_confirmed():
+    for spec in default_registry():
+        assert "confirmed" in spec.source or "Binance announcement" in spec.source, spec.symbol
