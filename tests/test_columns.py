@@ -21,7 +21,8 @@ from xlhedge.inventory import refresh_table
 from xlhedge.report import plan_table, plan_text
 from xlhedge.sources import get_source
 
-EXTRA = Column("test_weekly_funding_usd", "Funding / Week (USD)", "usd", "computed", total=True)
+EXTRA = Column("test_weekly_funding_usd", "Funding / Week (USD)", "usd", "computed", total=True,
+               position="sum")
 
 
 @pytest.fixture
@@ -30,14 +31,14 @@ def extra_column(monkeypatch: pytest.MonkeyPatch) -> None:
     Status) and computed in the plan; nothing else is touched."""
     declared = columns.COLUMNS
     monkeypatch.setattr(columns, "COLUMNS", (*declared[:-1], EXTRA, declared[-1]))
-    fill = plan._fill
+    row_results = plan._Position.row_results
 
-    def fill_with_extra(v: Any, spec: Any) -> Any:
-        out, refused = fill(v, spec)
+    def with_extra(self: Any, v: Any, liq: float) -> Any:
+        out = row_results(self, v, liq)
         out[EXTRA.key] = out["funding_per_day_usd"] * 7
-        return out, refused
+        return out
 
-    monkeypatch.setattr(plan, "_fill", fill_with_extra)
+    monkeypatch.setattr(plan._Position, "row_results", with_extra)
 
 
 def _btc_row() -> pd.DataFrame:
@@ -110,6 +111,10 @@ class TestRendering:
         assert len(keys) == len(set(keys))
         for face in ("inventory", "report", "file", "sheet"):
             assert shown_in(face)  # type: ignore[arg-type]
+
+    def test_every_position_column_says_how_a_position_holds_it(self) -> None:
+        for declared in shown_in("sheet"):  # the positions table (hedge sheet, terminal)
+            assert declared.key == "asset" or declared.position, declared.key
 
     def test_plan_file_writes_never_not_inf(self, tmp_path: Path) -> None:
         result = plan.plan_hedge(example_inventory())

@@ -21,6 +21,7 @@ import openpyxl
 import pandas as pd
 import pytest
 import xlsxwriter
+from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from xlhedge import hedgesheet
@@ -39,7 +40,15 @@ from xlhedge.hedgesheet import (
     write_hedge_sheet,
 )
 from xlhedge.pdf import LibreOfficeMissingError, PdfConversionError, libreoffice_available, to_pdf
-from xlhedge.plan import margin_by_coin, plan_hedge, plan_totals, scenario_summary, scenario_table
+from xlhedge.plan import (
+    margin_by_coin,
+    plan_hedge,
+    plan_positions,
+    plan_totals,
+    scenario_summary,
+    scenario_table,
+    transfers,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 AS_OF = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -58,6 +67,7 @@ def _inventory() -> pd.DataFrame:
         "Contract": ["OKX:BTC-USD-SWAP", "BYBIT:BTCUSD", "OKX:ETH-USD-SWAP", "BINANCE:BTCUSD_PERP",
                      "BINANCE:BTCUSD_PERP", "BINANCE:ETHUSD_PERP"],
         "Leverage": [2, 1, 3, 2, 1, 1],
+        "Account": "TEST",  # each of these a position of its own, apart from the examples'
     })
     return pd.concat([base, extra], ignore_index=True)
 
@@ -149,8 +159,14 @@ def check_number(cell: Any, expected: float, never: bool = False) -> None:
     assert cell.value == approx(expected), cell.coordinate
 
 
-def live_rows(plan: pd.DataFrame) -> pd.DataFrame:
-    return plan[(plan["error"] == "") & (plan["contracts"] > 0)].reset_index(drop=True)
+def live_positions(plan: pd.DataFrame) -> pd.DataFrame:
+    positions = plan_positions(plan)
+    return positions[positions["contracts"] > 0].reset_index(drop=True)
+
+
+def sell(row: Any) -> str:
+    return order_text("SELL", row["contracts"], row["contract"], row["order_quantity"],
+                      row["order_unit"], row["contract_value"])
 
 
 # -- figures ------------------------------------------------------------------------------------
@@ -193,28 +209,44 @@ def test_summary_matches_plan_totals(ws: Worksheet, plan: pd.DataFrame) -> None:
     assert "%" in right_of(ws, LABELS["coverage"]).number_format
 
 
-def test_orders_match_plan(ws: Worksheet, plan: pd.DataFrame) -> None:
-    expected = live_rows(plan)
+def test_orders_are_the_positions(ws: Worksheet, plan: pd.DataFrame) -> None:
+    expected = live_positions(plan)
     got = orders(ws)
-    assert len(got) == len(expected) == 10
-    for line, (_, row) in zip(got, expected.iterrows(), strict=True):
-        assert line["Asset"].value == row["asset"] and line["Asset"].data_type == "s"
-        n = row["contracts"]
-        assert line["Order"].value == f"SELL {int(n):,} contracts of {row['contract']}"
-        check_number(line[H["contracts"]], n)
+    # 11 holdings planned in 10 positions (1.5 BTC and 400 SOL share BINANCE:BTCUSD_PERP); the
+    # TEST account's BINANCE:ETHUSD_PERP position rounds to 0 contracts: 9 orders
+    assert len(got) == len(expected) == 9
+    for line, row in zip(got, expected.to_dict("records"), strict=True):
+        assert line["Hedges"].value == row["asset"] and line["Hedges"].data_type == "s"
+        assert line["Order"].value == sell(row)
+        check_number(line[H["contracts"]], row["contracts"])
         check_number(line[H["contract_value"]], row["contract_value"])
         check_number(line[H["hedged_usd"]], row["hedged_usd"])
         check_number(line[H["leverage"]], row["leverage"])
         check_number(line[H["margin_coin"]], row["margin_coin"])
-        check_number(line[H["liquidation_price"]], row["liquidation_price"], never=True)
+        shown = row["liquidation_price"]  # printed rounded down to the tick, as exchanges do
+        shown = math.floor(shown / row["tick_size"]) * row["tick_size"] if math.isfinite(
+            shown) else shown
+        check_number(line[H["liquidation_price"]], shown, never=True)
         check_number(line[H["liquidation_distance"]], row["liquidation_distance"], never=True)
         check_number(line[H["fee_to_open_coin"]], row["fee_to_open_coin"])
         check_number(line[H["fee_to_open_usd"]], row["fee_to_open_usd"])
+        assert line[H["margin_mode"]].value == "isolated"
         assert row["settle"] in line[H["margin_coin"]].number_format
         assert ".00000000" in line[H["margin_coin"]].number_format
         assert "#,##0.00" in line[H["fee_to_open_usd"]].number_format
-    assert got[0]["Order"].value == "SELL 900 contracts of BINANCE:BTCUSD_PERP"
-    assert got[5][H["liquidation_distance"]].value == "never"  # the 1x Deribit short
+    # one position for BTC and SOL at the lower of their leverages (3x and 2x): 900 + 510
+    assert got[0]["Order"].value == "SELL 1,410 contracts of BINANCE:BTCUSD_PERP"
+    assert got[0]["Hedges"].value == "BTC, SOL"
+    assert got[0][H["leverage"]].value == 2
+    assert got[0][H["liquidation_price"]].value == pytest.approx(119539.9)  # 119,539.92 floored
+
+
+def test_transfers_fund_every_wallet(ws: Worksheet, plan: pd.DataFrame) -> None:
+    texts = [c.value for row in ws.iter_rows() for c in row
+             if isinstance(c.value, str) and c.value.startswith(f"{CHECKBOX}  Transfer")]
+    wallets = transfers(live_positions(plan))
+    assert texts == [f"{CHECKBOX}  {t} before you open." for t in wallets["text"]]
+    assert texts[0].startswith(f"{CHECKBOX}  Transfer 1.17715381 BTC to the BINANCE COIN-M BTC")
 
 
 def test_errors_are_listed_with_their_text(ws: Worksheet, plan: pd.DataFrame) -> None:
@@ -231,16 +263,18 @@ def test_unwind_lines(ws: Worksheet, plan: pd.DataFrame) -> None:
     header = header_row_of(ws, "Order", H["fee_to_open_usd"])
     columns = {ws.cell(header, c).value: c for c in range(1, ws.max_column + 1)}
     unwind_header = [ws.cell(title.row + 1, c).value for c in range(1, ws.max_column + 1)]
-    assert unwind_header[:3] == ["#", "Asset", "Order"] and H["contracts"] in unwind_header
-    expected = live_rows(plan)
-    for i, (_, row) in enumerate(expected.iterrows(), start=title.row + 2):
-        n = row["contracts"]
-        assert ws.cell(i, columns["Order"]).value == (
-            f"BUY {int(n):,} contracts of {row['contract']} to close")
-        check_number(ws.cell(i, columns["Contracts"]), n)
-        assert ws.cell(i, columns["Asset"]).value == row["asset"]
+    assert unwind_header[:3] == ["#", "Hedges", "Order"] and H["contracts"] in unwind_header
+    expected = live_positions(plan)
+    for i, row in enumerate(expected.to_dict("records"), start=title.row + 2):
+        assert ws.cell(i, columns["Order"]).value == order_text(
+            "BUY", row["contracts"], row["contract"], row["order_quantity"], row["order_unit"],
+            row["contract_value"])
+        check_number(ws.cell(i, columns["Contracts"]), row["contracts"])
+        assert ws.cell(i, columns["Hedges"]).value == row["asset"]
     assert order_text("BUY", 1, "X:Y") == "BUY 1 contract of X:Y to close"
     assert order_text("SELL", 0.123, "X:Y") == "SELL 0.123 contracts of X:Y"
+    assert order_text("SELL", 3000, "DERIBIT:BTC-PERPETUAL", 30000, "USD", 10) == (
+        "SELL 30,000 USD of DERIBIT:BTC-PERPETUAL (3,000 contracts of 10 USD)")
 
 
 def test_ladder_matches_scenario_summary(ws: Worksheet, plan: pd.DataFrame) -> None:
@@ -268,17 +302,18 @@ def test_chart_exists_and_prints(sheet_path: Path, ws: Worksheet, plan: pd.DataF
         chart = archive.read("xl/charts/chart1.xml").decode()
         drawing = archive.read("xl/drawings/drawing1.xml").decode()
     assert "<c:scatterChart>" in chart and chart.count("<c:ser>") == 2
-    # the chart's corners lie inside the print area (columns A..L, rows above the orders)
+    # the chart's corners lie inside the print area
     cols = [int(c) for c in re.findall(r"<xdr:col>(\d+)</xdr:col>", drawing)]
     rows = [int(r) for r in re.findall(r"<xdr:row>(\d+)</xdr:row>", drawing)]
-    assert cols and max(cols) <= 11
+    last_col = column_index_from_string(re.findall(r"\$([A-Z]+)\$", ws.print_area)[-1]) - 1
+    assert cols and max(cols) <= last_col
     match = re.search(r"\$(\d+)$", ws.print_area)
     assert match
     last_row = int(match.group(1))
     assert rows and max(rows) < last_row
     # its data, outside the print area, is the core's payoff in 5% steps
     data = cell_with(ws, SECTIONS["chart_data"])
-    assert data.column > 12
+    assert data.column > last_col + 1
     payoff = scenario_summary(scenario_table(plan, CHART_MOVES))
     got = table_below(ws, data.row + 1, "Price move")
     assert len(got) == len(CHART_MOVES) == 31
@@ -291,7 +326,7 @@ def test_chart_exists_and_prints(sheet_path: Path, ws: Worksheet, plan: pd.DataF
 def test_formula_like_text_stays_text(sheet_path: Path, ws: Worksheet) -> None:
     for name in FORMULA_LIKE:
         found = cells_with(ws, name)
-        assert len(found) >= 2, name  # the order and its unwind
+        assert len(found) >= 2, name  # the order and its unwind (its own position)
         assert all(c.data_type == "s" for c in found)
     with zipfile.ZipFile(sheet_path) as archive:
         xml = archive.read("xl/worksheets/sheet1.xml").decode()
@@ -309,20 +344,22 @@ def test_warnings_one_per_line(ws: Worksheet, plan: pd.DataFrame) -> None:
     cross = ("SOL / BINANCE:BTCUSD_PERP: cross-hedge: SOL hedged with BTC contracts "
              "(basis risk: check the ratio with HEDGE_RATIO)")
     assert cross in lines
-    assert "BTC / BITMEX:XBTUSD: liquidation within 24% of the mark price" in lines
+    assert ("BTC / BINANCE:BTCUSD_PERP: leverage 3x lowered to 2x: one position on "
+            "BINANCE:BTCUSD_PERP with SOL (2x)") in lines
     assert "ETH / BINANCE:ETHUSD_PERP: holding is smaller than one lot: no contracts" in lines
     assert DISCLAIMER in texts
 
 
 def test_checklist_and_sign_off(ws: Worksheet) -> None:
     texts = [c.value for row in ws.iter_rows() for c in row
-             if isinstance(c.value, str) and c.value.startswith(CHECKBOX)]
+             if isinstance(c.value, str) and c.value.startswith(CHECKBOX)
+             and not c.value.startswith(f"{CHECKBOX}  Transfer")]
     assert len(texts) == 7 == len(CHECKLIST)
     steps = ["Inventory checked", "Contract picked", "Notional confirmed", "Contracts computed",
-             "Margin and leverage set", "Orders executed", "Monitor and unwind plan set"]
+             "Margin set", "Orders executed", "Monitor and unwind plan set"]
     for n, (text, step) in enumerate(zip(texts, steps, strict=True), start=1):
         assert text.startswith(f"{CHECKBOX}  {n}. {step}")
-    assert "ISOLATED" in texts[4]
+    assert "margin mode and leverage per position as listed" in texts[4]
     signed = [c.value for row in ws.iter_rows() for c in row
               if isinstance(c.value, str) and c.value.startswith("Executed by:")]
     assert len(signed) == 1 and re.search(r"Executed by: _+ +at: _+", signed[0])
@@ -338,15 +375,17 @@ def test_print_settings(sheet_path: Path, ws: Worksheet) -> None:
     assert ws.sheet_properties.pageSetUpPr.fitToPage is True
     assert setup.fitToWidth in (None, 1)  # 1 is the default, so xlsxwriter leaves it out
     assert setup.fitToHeight == 0  # as many pages tall as needed
-    header = header_row_of(ws, "Order", H["fee_to_open_usd"])
-    assert ws.print_title_rows == f"${header}:${header}"
-    last = max(c.row for row in ws.iter_rows(max_col=12) for c in row if c.value not in (None, ""))
-    assert ws.print_area == f"'{hedgesheet.SHEET_NAME}'!$A$1:$L${last}"
+    assert not ws.print_title_rows  # the orders sit on page 1: no header to repeat
+    width = len(hedgesheet.FIRST_COLUMNS) + len(hedgesheet.sheet_columns())
+    last = max(c.row for row in ws.iter_rows(max_col=width) for c in row
+               if c.value not in (None, ""))
+    letter = get_column_letter(width)
+    assert ws.print_area == f"'{hedgesheet.SHEET_NAME}'!$A$1:${letter}${last}"
     assert ws.oddFooter.center.text == "Page &P of &N"
     assert ws.oddFooter.left.text == WORKBOOK
-    # the orders start on their own page
+    # the orders come first, right under the title: no page break before them
     title = cell_with(ws, SECTIONS["orders"])
-    assert [b.id for b in ws.row_breaks.brk] == [title.row - 1]
+    assert title.row < 10 and not ws.row_breaks.brk
     with zipfile.ZipFile(sheet_path) as archive:
         xml = archive.read("xl/worksheets/sheet1.xml").decode()
     assert '<pageSetUpPr fitToPage="1"/>' in xml and 'fitToHeight="0"' in xml
@@ -469,33 +508,33 @@ def page_sizes(pdf: Path) -> list[tuple[float, float]]:
 
 def test_pdf_is_one_page_wide(sheet_path: Path, pdf_pages: list[str], plan: pd.DataFrame) -> None:
     sizes = page_sizes(sheet_path.with_suffix(".pdf"))
-    # overview (its warnings run onto page 2), then the orders on their own page; a sheet wider
-    # than the paper would add pages holding only the right-hand columns
-    assert len(sizes) == len(pdf_pages) == 3
+    # the orders, summary and chart on page 1, the ladder, warnings and unwind after; a sheet
+    # wider than the paper would add pages holding only the right-hand columns
+    assert len(sizes) == len(pdf_pages) == 2
     for width, height in sizes:  # landscape A4: 297 x 210 mm
         assert width == pytest.approx(841.9, abs=1) and height == pytest.approx(595.3, abs=1)
     for n, page in enumerate(pdf_pages, start=1):
         assert f"Page {n} of {len(pdf_pages)}" in page
-    overview, orders_page = pdf_pages[0], pdf_pages[-1]
-    # page 1 holds the whole width of the overview: summary at the left, checklist at the right
-    assert "Spot value of the holdings (USD)" in overview and "Execution checklist" in overview
-    assert "Monitor and unwind plan set" in overview
-    assert "Payoff: value of the holdings after a price move" in overview
-    # the orders page holds every order line from the leftmost to the rightmost column
-    assert "Fee to Open" in orders_page and "(USD)" in orders_page
-    lines = orders_page.splitlines()
-    for _, row in live_rows(plan).iterrows():
-        sell = order_text("SELL", row["contracts"], row["contract"])
-        line = next(text for text in lines if sell in text)
+    first = pdf_pages[0]
+    assert SECTIONS["orders"] in first and "Transfer 1.17715381 BTC" in first
+    assert "Spot value of the holdings (USD)" in first
+    assert "Payoff: value of the holdings after a price move" in first
+    assert "Execution checklist" in "\n".join(pdf_pages)
+    # page 1 holds every order line from the leftmost to the rightmost column
+    assert "Fee to Open" in first and "(USD)" in first
+    lines = first.splitlines()
+    for row in live_positions(plan).to_dict("records"):
+        line = next(text for text in lines if sell(row).split(" (")[0] in text)
         assert line.rstrip().endswith(f"{row['fee_to_open_usd']:,.2f}"), line
 
 
 def test_pdf_text_holds_orders_and_totals(pdf_pages: list[str], plan: pd.DataFrame) -> None:
     text = "\n".join(pdf_pages)
     flat = " ".join(text.split())
-    for _, row in live_rows(plan).iterrows():
-        assert order_text("SELL", row["contracts"], row["contract"]) in flat
-        assert order_text("BUY", row["contracts"], row["contract"]) in flat
+    for row in live_positions(plan).to_dict("records"):  # a long order wraps in its cell
+        assert sell(row).split(" (")[0] in flat
+        assert order_text("BUY", row["contracts"], row["contract"], row["order_quantity"],
+                          row["order_unit"], row["contract_value"]).split(" (")[0] in flat
     totals = plan_totals(plan)
     for key in ("notional_usd", "exposure_usd", "hedged_usd", "net_delta_usd", "margin_usd"):
         assert f"{totals[key]:,.2f}" in flat, key

@@ -52,11 +52,22 @@ class TestPlanHedge:
 
     def test_leverage_brings_liquidation_close(self):
         plan = plan_hedge(_inventory(Leverage=5))
-        # margin 1/5 BTC; LP = 60,000 x (1 - 0.004) / (1 - 0.2) = 74,700 (Binance tier 1, 0.4%)
-        assert plan.loc[0, "liquidation_price"] == pytest.approx(74700)
+        # the initial margin 1/5 BTC alone: LP = 60,000 x (1 - 0.004) / (1 - 0.2) = 74,700
+        # (Binance tier 1, 0.4%), 24.5% away
+        bare = plan_hedge(_inventory(Leverage=5), min_distance=0.0)
+        assert bare.loc[0, "liquidation_price"] == pytest.approx(74700)
+        assert bare.loc[0, "liquidation_distance"] == pytest.approx(0.245)
+        assert bare.loc[0, "margin_coin"] == pytest.approx(0.2)
+        # by default the margin to post keeps liquidation 30% away: at 78,000 the short loses
+        # 60,000 (1/60,000 - 1/78,000) = 0.23076923 BTC and needs 0.004 x 60,000 / 78,000 =
+        # 0.00307692 BTC of maintenance: 0.23384615 BTC
+        assert plan.loc[0, "margin_coin"] == pytest.approx(0.23384615, abs=1e-8)
+        assert plan.loc[0, "initial_margin_coin"] == pytest.approx(0.2)
+        assert plan.loc[0, "liquidation_price"] == pytest.approx(78000)
         distance = plan.loc[0, "liquidation_distance"]
-        assert distance == pytest.approx(0.245)
-        assert "liquidation within" in plan.loc[0, "warnings"]
+        assert distance == pytest.approx(0.30)
+        assert "liquidation within 25% of the mark price" in bare.loc[0, "warnings"]
+        assert "liquidation within" not in plan.loc[0, "warnings"]
 
     def test_cross_hedge_uses_coin_price_from_other_row(self):
         inventory = pd.concat([_inventory(), _inventory(Asset="SOL", Quantity=100, Price=150)])
@@ -153,7 +164,8 @@ class TestPlanHedge:
         inventory = pd.DataFrame(
             {
                 "Asset": ["BTC"] * n,
-                "Quantity": np.linspace(0.01, 10, n),
+                # two positions of about 2.75 BTC each: inside both contracts' first tier
+                "Quantity": np.linspace(0.0001, 0.001, n),
                 "Price": 60000.0,
                 "Contract": ["BINANCE:BTCUSD_PERP", "BYBIT:BTCUSD"] * (n // 2),
                 "Leverage": 3,
@@ -161,6 +173,7 @@ class TestPlanHedge:
         )
         plan = plan_hedge(inventory)
         assert (plan["error"] == "").all() and len(plan) == n
+        assert plan["position"].nunique() == 2
 
 
 class TestScenarios:

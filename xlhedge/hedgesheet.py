@@ -29,7 +29,16 @@ from xlhedge.columns import NEVER, UNITS, Column, shown_in
 from xlhedge.contracts import ContractRegistry
 from xlhedge.errors import InputError
 from xlhedge.files import atomic_path
-from xlhedge.plan import margin_by_coin, plan_hedge, plan_totals, scenario_summary, scenario_table
+from xlhedge.plan import (
+    margin_by_coin,
+    plan_hedge,
+    plan_positions,
+    plan_totals,
+    scenario_summary,
+    scenario_table,
+    transfers,
+)
+from xlhedge.report import order_text
 
 LADDER: tuple[float, ...] = (-0.5, -0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3, 0.5, 1.0)
 CHART_MOVES: tuple[float, ...] = tuple(round(step * 0.05, 2) for step in range(-10, 21))
@@ -46,7 +55,7 @@ CHECKLIST: tuple[str, ...] = (
     "Contract picked: symbol and contract value match the exchange's page.",
     "Notional confirmed: each order's USD notional is the part to hedge.",
     "Contracts computed: contracts per order as on this sheet (whole lots).",
-    "Margin and leverage set: ISOLATED margin, leverage as listed.",
+    "Margin set: transfers done; margin mode and leverage per position as listed.",
     "Orders executed: every SELL order filled; prices and fees noted.",
     "Monitor and unwind plan set: liquidation alerts on, BUY orders ready.",
 )
@@ -96,7 +105,7 @@ def sheet_columns() -> tuple[Column, ...]:
 
 
 UNWIND_KEYS = ("contracts", "contract_value", "hedged_usd")
-FIRST_COLUMNS: tuple[tuple[str, float], ...] = (("#", 4), ("Asset", 13), ("Order", 52))
+FIRST_COLUMNS: tuple[tuple[str, float], ...] = (("#", 4), ("Hedges", 13), ("Order", 52))
 LADDER_HEADERS: tuple[str, ...] = (
     "Price move", "Hedges liquidated", "Unhedged value (USD)", "Hedge PnL (USD)",
     "Hedged value (USD)",
@@ -207,20 +216,6 @@ def _when(moment: datetime) -> str:
     if moment.tzinfo is None:
         return f"{text} (no time zone given)"
     return f"{text} {moment.tzname() or moment.strftime('%z')}"
-
-
-def _count(value: float) -> str:
-    """A number of contracts as text: ``60,000`` or ``0.123`` (no float noise)."""
-    if float(value).is_integer():
-        return f"{int(value):,}"
-    return f"{value:,.10f}".rstrip("0").rstrip(".")
-
-
-def order_text(side: Literal["SELL", "BUY"], contracts: float, symbol: str) -> str:
-    """``SELL 900 contracts of BINANCE:BTCUSD_PERP`` (BUY lines end with ``to close``)."""
-    word = "contract" if contracts == 1 else "contracts"
-    text = f"{side} {_count(contracts)} {word} of {symbol}"
-    return f"{text} to close" if side == "BUY" else text
 
 
 def warning_lines(plan: pd.DataFrame) -> list[str]:
@@ -390,20 +385,20 @@ class _SheetWriter:
         self.ws.set_column(self.last_col + 1, self.last_col + 1, 3)
         self.ws.set_column(self.data_col, self.data_col + len(CHART_HEADERS) - 1, 14)
         ok = plan[plan["error"] == ""]
-        live = ok[ok["contracts"] > 0]
+        positions = plan_positions(plan)
+        live = positions[positions["contracts"] > 0]
         self.title(as_of, source, workbook_name)
+        self.orders(live, ok[~(ok["contracts"] > 0)])
         top = self.summary(plan)
         if payoff is not None:
             self.chart(payoff, top)
         self.ladder_and_checklist(ladder)
         self.warnings(plan)
         self.errors(plan[plan["error"] != ""])
-        orders_row = self.row + 1
-        header_row = self.orders(live, ok[~(ok["contracts"] > 0)])
         self.unwind(live)
         for row, height in sorted(self.heights.items()):
             self.ws.set_row(row, height)
-        self.page_setup(paper, landscape, orders_row, header_row, as_of, workbook_name)
+        self.page_setup(paper, landscape, as_of, workbook_name)
 
     def title(self, as_of: datetime, source: str, workbook_name: str) -> None:
         self.tall(0, points=24)
@@ -559,8 +554,8 @@ class _SheetWriter:
             row += 1
         self.row = row
 
-    def orders(self, live: pd.DataFrame, idle: pd.DataFrame) -> int:
-        """The SELL orders on a new page; returns the header row (repeated on later pages)."""
+    def orders(self, live: pd.DataFrame, idle: pd.DataFrame) -> None:
+        """The SELL orders, one per position, and the transfers that fund them (page 1)."""
         header_row = self.section(SECTIONS["orders"]) + 1
         self.header(header_row, self.headers)
         row = header_row + 1
@@ -576,17 +571,24 @@ class _SheetWriter:
                                                           strict=True))
             self.note(row, f"No order for {names}: 0 contracts (see the warnings).")
             row += 1
-        self.note(row, "Est. liquidation price: the contract coin's mark price at which the "
-                  "isolated short is liquidated (never = it cannot be). Margin and fees are in "
-                  "the contract's settle coin.")
+        if not live.empty:
+            for line in transfers(live)["text"]:
+                self.span(row, 1, self.last_col, f"{CHECKBOX}  {line} before you open.",
+                          bold=True)
+                row += 1
+        self.note(row, "One order per position: holdings hedged with the same contract in one "
+                  "account are one position on the exchange. Liq. Price: the contract coin's "
+                  "mark price at which the short is liquidated, rounded down to the tick (never "
+                  "= it cannot be). Margin and fees are in the contract's settle coin; a "
+                  "transfer adds the fees to open and to close.")
         self.row = row + 1
-        return header_row
 
     def first_columns(self, row: int, n: int, line: Mapping[Any, Any],
                       side: Literal["SELL", "BUY"]) -> None:
         """#, asset and order line of one order."""
         cell: dict[str, Any] = {"border": 1, "valign": "top"}
-        order = order_text(side, line["contracts"], str(line["contract"]))
+        order = order_text(side, line["contracts"], str(line["contract"]),
+                           line["order_quantity"], line["order_unit"], line["contract_value"])
         self.number(row, 0, n, FMT_COUNT, **cell)
         self.text(row, 1, line["asset"], text_wrap=True, **cell)
         self.text(row, 2, order, text_wrap=True, bold=side == "SELL", **cell)
@@ -597,7 +599,13 @@ class _SheetWriter:
         """The plan's figures of one order, each in its column of the orders table."""
         for column in columns:
             col = 3 + self.columns.index(column)
-            self.number(row, col, line[column.key], _number_format(column, line),
+            value = line[column.key]
+            if column.unit == "text":
+                self.text(row, col, column.text(value), border=1, valign="top", text_wrap=True)
+                continue
+            if column.key == "liquidation_price" and math.isfinite(value):
+                value = math.floor(value / line["tick_size"]) * line["tick_size"]  # safe side
+            self.number(row, col, value, _number_format(column, line),
                         inf_text=column.never, border=1, valign="top")
 
     def unwind(self, live: pd.DataFrame) -> None:
@@ -620,7 +628,7 @@ class _SheetWriter:
         self.row = row + 1
 
     def page_setup(
-        self, paper: int, landscape: bool, orders_row: int, header_row: int, as_of: datetime,
+        self, paper: int, landscape: bool, as_of: datetime,
         workbook_name: str,
     ) -> None:
         ws = self.ws
@@ -631,8 +639,6 @@ class _SheetWriter:
         ws.set_paper(paper)
         ws.fit_to_pages(1, 0)
         ws.print_area(0, 0, self.row - 1, self.last_col)
-        ws.repeat_rows(header_row)
-        ws.set_h_pagebreaks([orders_row])
         ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.6)
         ws.set_footer(
             f"&L&8{_footer_text(workbook_name, 70)}&C&8Page &P of &N"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -21,13 +22,15 @@ from xlhedge.contracts import ContractRegistry, ContractSpec, default_registry
 from xlhedge.errors import InputError
 from xlhedge.inputs import ArrayLike, FloatArray, violations
 
-__all__ = ["NEVER", "margin_by_coin", "plan_hedge", "plan_totals", "scenario_summary",
-           "scenario_table"]
+__all__ = ["NEVER", "margin_by_coin", "plan_hedge", "plan_positions", "plan_totals",
+           "scenario_summary", "scenario_table", "transfers"]
 
 LIQUIDATION_WARNING = 0.30  # warn when the liquidation price is within 30% of the mark
 FUNDING_WARNING = 0.20  # warn when funding exceeds 20% a year, either way
 RESIDUAL_WARNING = 0.01  # warn when lot rounding leaves more than 1% of the target unhedged
 DEFAULT_FUNDING_RATE = 0.0001  # the exchanges' baseline: 0.01% per 8 h
+MIN_LIQUIDATION_DISTANCE = LIQUIDATION_WARNING  # post margin to keep liquidation this far away
+MARGIN_MODES = ("isolated", "cross")
 
 Texts = npt.NDArray[np.object_]
 
@@ -52,7 +55,7 @@ NUMERIC_INPUTS: tuple[Rule, ...] = (
     Rule("funding_rate", DEFAULT_FUNDING_RATE, gt=-1, lt=1),
     Rule("mark_price", np.nan, gt=0),
 )
-TEXT_INPUTS = ("asset", "contract")
+TEXT_INPUTS = ("asset", "contract", "account", "margin_mode")
 
 
 def _headings() -> dict[str, str]:
@@ -84,7 +87,7 @@ def normalise_inventory(inventory: pd.DataFrame) -> pd.DataFrame:
         if target:
             renames[str(heading)] = target
     frame: pd.DataFrame = inventory[list(renames)].set_axis(list(renames.values()), axis=1)
-    for name in ("asset", "contract", "quantity", "price"):
+    for name in ("asset", "contract", "quantity", "price", *TEXT_INPUTS):
         if name not in frame:
             frame[name] = np.nan
     blank = np.all([blank_mask(frame[c]) for c in ("asset", "contract", "quantity")], axis=0)
@@ -159,18 +162,30 @@ def _numbers(frame: pd.DataFrame, errors: Texts) -> dict[str, FloatArray]:
     return out
 
 
-def plan_hedge(inventory: pd.DataFrame, registry: ContractRegistry | None = None) -> pd.DataFrame:
-    """One row per holding (blank rows dropped, index kept): the short that hedges it.
+def plan_hedge(
+    inventory: pd.DataFrame, registry: ContractRegistry | None = None, *,
+    min_distance: float = MIN_LIQUIDATION_DISTANCE,
+) -> pd.DataFrame:
+    """One row per holding (blank rows dropped, index kept): its share of the short that hedges it.
 
     Input columns (case and spacing ignored): ``asset``, ``quantity``, ``price`` (USD per unit of
     the asset), ``contract`` (symbol in the registry); optional ``hedge_ratio`` (1), ``leverage``
     (1), ``collateral`` (0; coin of the contract's settle currency posted on the exchange, which is
     hedged too), ``funding_rate`` (0.0001 per interval), ``mark_price`` (the contract coin's mark
     price; defaults to ``price`` when the asset is the contract's coin, or to the price of another
-    row holding that coin; a cross-hedge needs one of the two).
+    row holding that coin; a cross-hedge needs one of the two), ``account`` (the exchange's name)
+    and ``margin_mode`` (``isolated`` or ``cross``).
 
-    The margin is the isolated margin at ``leverage``; the liquidation price uses the spec's tiers
-    on mark-price basis, re-solved where it lands in another tier.
+    Every row hedged with one contract in one account is one position on the exchange, as the
+    exchange holds it: its contracts are the rows' sizes summed and rounded to the lot once (each
+    row's share a whole number of lots, the shares adding up), its leverage the lowest its rows
+    ask for, its tier, leverage cap and liquidation price those of the whole position. The margin
+    to post is the larger of the initial margin and the margin that keeps the liquidation price
+    ``min_distance`` above the mark. Isolated: the liquidation price of that margin (the
+    contract's tiers, mark basis, re-solved where it lands in another tier). Cross: one wallet per
+    account and settle coin holds its positions' margins and their rows' collateral; each
+    position's liquidation price is Binance's cross rule with the others' maintenance margin.
+    :func:`plan_positions` returns the positions themselves.
     """
     registry = registry or default_registry()
     frame = normalise_inventory(inventory)
@@ -180,13 +195,14 @@ def plan_hedge(inventory: pd.DataFrame, registry: ContractRegistry | None = None
     errors: Texts = np.full(n, "", dtype=object)
     _note(errors, (frame["asset"] == "").to_numpy(), "asset must not be blank")
     values = _numbers(frame, errors)
+    modes = _margin_modes(frame["margin_mode"], errors)
     specs = _specs(frame["contract"], registry, errors)
     values["mark_price"] = np.where(np.isnan(values["mark_price"]),
                                     _coin_prices(frame, values, specs), values["mark_price"])
-    results: dict[str, FloatArray] = {}
-    kinds: Texts = np.full(n, "", dtype=object)
-    settles: Texts = np.full(n, "", dtype=object)
-    warnings: Texts = np.full(n, "", dtype=object)
+    accounts = np.array([a.upper() if a else (s.exchange if s is not None else "")
+                         for a, s in zip(frame["account"], specs, strict=True)], dtype=object)
+    assets = frame["asset"].to_numpy(dtype=object)
+    book = _Book(n, assets, values, modes, accounts, errors, min_distance)
     symbols = pd.Series([s.symbol if s is not None else "" for s in specs])
     for symbol, indices in symbols.groupby(symbols).indices.items():
         rows = np.asarray(indices, dtype=np.intp)
@@ -194,28 +210,35 @@ def plan_hedge(inventory: pd.DataFrame, registry: ContractRegistry | None = None
             continue
         spec = specs[rows[0]]
         assert spec is not None
-        _check_spec_rules(rows, frame["asset"].to_numpy(dtype=object), values, spec, errors)
+        _check_spec_rules(rows, assets, values, spec, errors)
         good = rows[errors[rows] == ""]
-        if len(good):
-            v = {name: array[good] for name, array in values.items()}
-            out, refused = _fill(v, spec)
-            errors[good] = refused
-            for name, array in out.items():
-                results.setdefault(name, np.full(n, np.nan))[good] = array
-            kinds[good], settles[good] = spec.contract_type, spec.settle
-            warnings[good] = _warnings(frame["asset"].to_numpy(dtype=object)[good], v, out, spec)
+        for account in dict.fromkeys(accounts[good]):
+            book.add_position(good[accounts[good] == account], spec)
+    book.settle_cross_wallets()
+    book.check_margin_held()
     failed = errors != ""
-    for array in results.values():
+    for array in book.results.values():
         array[failed] = np.nan
-    warnings[failed] = ""
-    data: dict[str, object] = {"asset": frame["asset"].to_numpy(dtype=object),
+    book.warnings[failed] = ""
+    data: dict[str, object] = {"asset": assets,
                                "contract": frame["contract"].to_numpy(dtype=object),
-                               "contract_type": kinds, "settle": settles,
-                               "warnings": warnings, "error": errors, **values, **results}
+                               "account": accounts, "margin_mode": modes,
+                               "contract_type": book.kinds, "settle": book.settles,
+                               "position": book.position_of, "order_unit": book.order_units,
+                               "warnings": book.warnings,
+                               "error": errors, **values, **book.results}
     # the declared columns in their order (a result no row has is all NaN), then any other
-    plan = pd.DataFrame({**{c.key: data.get(c.key, np.full(n, np.nan)) for c in columns.COLUMNS
+    return pd.DataFrame({**{c.key: data.get(c.key, np.full(n, np.nan)) for c in columns.COLUMNS
                             if c.plan}, **data}, index=labels)
-    return plan
+
+
+def _margin_modes(raw: pd.Series, errors: Texts) -> Texts:
+    """Each row's margin mode (blank: isolated); another word is an error naming the choices."""
+    modes = raw.str.lower().replace("", "isolated").to_numpy(dtype=object)
+    bad = ~np.isin(modes, MARGIN_MODES)
+    _note(errors, bad, lambda rows: [
+        f'margin_mode must be "isolated" or "cross" (got {raw.iloc[i]!r})' for i in rows])
+    return modes
 
 
 def _specs(
@@ -271,92 +294,230 @@ def _check_spec_rules(
         f"(the {spec.underlying} price)" for i in bad])
 
 
-def _fill(v: dict[str, FloatArray], spec: ContractSpec) -> tuple[dict[str, FloatArray], Texts]:
-    """The plan columns of rows that all use ``spec``, and why the exchange would refuse each
-    order ('' where it would not)."""
-    inverse = spec.contract_type == "inverse"
-    cv, kind = spec.contract_value, spec.contract_type
-    q, p, mark = v["quantity"], v["price"], v["mark_price"]
-    ratio, lev, coll, rate = v["hedge_ratio"], v["leverage"], v["collateral"], v["funding_rate"]
-    n = np.asarray(sizing.hedge_contracts(q * p / mark, mark, cv, ratio, kind, spec.lot_size,
-                                          coll), dtype=float)
-    notional = q * p
-    exposure = notional + (coll * mark if inverse else 0.0)
-    target = exposure * ratio
-    hedged = n * cv if inverse else n * cv * mark
-    m_coin = np.asarray(margin.initial_margin(n, cv, mark, lev, kind), dtype=float)
-    refused = _refused_by_tier(n, mark, lev, m_coin, spec)
-    liq = _liquidation(n, cv, mark, m_coin, spec, refused == "")
-    per_day = 24.0 / spec.funding_interval_hours
-    funding = np.asarray(costs.funding_payment(n, cv, mark, rate, "short", kind)) * per_day
-    fee = np.asarray(costs.trading_fee(n, cv, mark, spec.taker_fee, kind), dtype=float)
-    usd = mark if inverse else 1.0
-    out = {
-        "notional_usd": notional,
-        "exposure_usd": exposure,
-        "target_usd": target,
-        "contracts": n,
-        "hedged_usd": hedged,
-        "residual_coin": (target - hedged) / p,
-        "net_delta_usd": exposure - hedged,
-        "margin_coin": m_coin,
-        "liquidation_price": liq,
-        "liquidation_distance": liq / mark - 1.0,
-        "funding_annual": np.asarray(
-            costs.annualised_funding(rate, spec.funding_interval_hours), dtype=float),
-        "funding_per_day_coin": funding,
-        "funding_per_day_usd": funding * usd,
-        "fee_to_open_coin": fee,
-        "fee_to_open_usd": fee * usd,
-        "contract_value": np.full(len(n), cv),
-        "lot_size": np.full(len(n), spec.lot_size),
-    }
-    return {k: np.broadcast_to(np.asarray(a, dtype=float), n.shape) for k, a in out.items()}, \
-        refused
+class _Book:
+    """The plan's results as positions are added: per-row arrays, and what the cross wallets
+    need to know of each position."""
+
+    def __init__(self, n: int, assets: Texts, values: dict[str, FloatArray], modes: Texts,
+                 accounts: Texts, errors: Texts, min_distance: float) -> None:
+        self.n, self.assets, self.values, self.modes = n, assets, values, modes
+        self.accounts, self.errors, self.min_distance = accounts, errors, min_distance
+        self.results: dict[str, FloatArray] = {}
+        self.kinds: Texts = np.full(n, "", dtype=object)
+        self.settles: Texts = np.full(n, "", dtype=object)
+        self.position_of: Texts = np.full(n, "", dtype=object)
+        self.order_units: Texts = np.full(n, "", dtype=object)
+        self.warnings: Texts = np.full(n, "", dtype=object)
+        self.cross: list[_Position] = []
+
+    def put(self, rows: npt.NDArray[np.intp], name: str, values: FloatArray | float) -> None:
+        self.results.setdefault(name, np.full(self.n, np.nan))[rows] = values
+
+    def add_position(self, rows: npt.NDArray[np.intp], spec: ContractSpec) -> None:
+        """Size, margin and (isolated) liquidation of the position of ``rows`` on ``spec``."""
+        v = {name: array[rows] for name, array in self.values.items()}
+        label = f"{self.accounts[rows[0]]} {spec.symbol}"
+        self.position_of[rows] = label
+        if len(set(self.modes[rows])) > 1:
+            _note(self.errors, _mask(self.n, rows), f"rows of one position ({label}) must share "
+                  f"one margin mode (got {' and '.join(sorted(set(self.modes[rows])))})")
+            return
+        position = _Position.size(rows, v, spec, self.modes[rows[0]], self.min_distance)
+        refused = position.refusal()
+        if refused:
+            _note(self.errors, _mask(self.n, rows), refused)
+            return
+        liq = position.isolated_liquidation() if position.mode == "isolated" else np.nan
+        results = position.row_results(v, liq)
+        for name, array in results.items():
+            self.put(rows, name, array)
+        self.kinds[rows], self.settles[rows] = spec.contract_type, spec.settle
+        self.order_units[rows] = spec.order_unit_label
+        self.warnings[rows] = _warnings(self.assets[rows], v, results, spec)
+        lowered = v["leverage"] > position.leverage
+        for i in rows[lowered]:
+            others = ", ".join(f"{a} ({x:g}x)" for a, x in zip(
+                self.assets[rows], v["leverage"], strict=True) if x == position.leverage)
+            _append(self.warnings, i, f"leverage {self.values['leverage'][i]:g}x lowered to "
+                    f"{position.leverage:g}x: one position on {spec.symbol} with {others}")
+        if position.mode == "cross":
+            position.collateral = float(v["collateral"].sum())
+            self.cross.append(position)
+
+    def settle_cross_wallets(self) -> None:
+        """Liquidation prices of cross positions: one wallet per account and settle coin."""
+        wallets: dict[tuple[str, str], list[_Position]] = {}
+        for position in self.cross:
+            key = (str(self.accounts[position.rows[0]]), position.spec.settle)
+            wallets.setdefault(key, []).append(position)
+        for members in wallets.values():
+            balance = sum(p.margin + p.collateral for p in members)
+            for position in members:
+                others = sum(p.maintenance for p in members if p is not position)
+                liq = position.cross_liquidation(balance, others)
+                distance = liq / position.mark - 1.0
+                self.put(position.rows, "liquidation_price", liq)
+                self.put(position.rows, "liquidation_distance", distance)
+                if distance < LIQUIDATION_WARNING:
+                    for i in position.rows:
+                        _append(self.warnings, i, f"liquidation within {distance:.0%} of the "
+                                "mark price")
+
+    def check_margin_held(self) -> None:
+        """Per settle coin, warn where the margin to post is more than the holdings of that coin
+        (buying it adds exposure, to be entered as collateral and hedged)."""
+        ok = self.errors == ""
+        margin_coin = self.results.get("margin_coin", np.full(self.n, np.nan))
+        coins = coin_of(pd.Series(self.assets)).to_numpy(dtype=object)
+        for settle in dict.fromkeys(self.settles[ok & (self.kinds == "inverse")]):
+            rows = np.flatnonzero(ok & (self.settles == settle))
+            needed = float(np.nansum(margin_coin[rows]))
+            held = float(self.values["quantity"][ok & (coins == settle)].sum())
+            if needed > held * (1 + 1e-9):
+                note = (f"margin to post {needed:.8g} {settle} but the inventory holds "
+                        f"{held:.8g} {settle}: {needed - held:.8g} {settle} missing; buying it "
+                        f"adds {settle} exposure: enter it as Collateral so that it is hedged")
+                for i in rows[coins[rows] != settle] if (coins[rows] != settle).any() else rows:
+                    _append(self.warnings, i, note)
 
 
-def _refused_by_tier(
-    n: FloatArray, mark: FloatArray, lev: FloatArray, m_coin: FloatArray, spec: ContractSpec
-) -> Texts:
-    """Why the exchange would refuse each order ('' where it would not): the position's tier
-    allows less leverage, or the margin does not cover the maintenance margin at entry."""
-    floors, mmrs, amounts = spec.tier_arrays()
-    value = np.asarray(margin.position_value(n, spec.contract_value, mark, spec.contract_type),
-                       dtype=float)
-    tier = margin.tier_index(value, floors)
-    caps = np.array([t.max_leverage or np.inf for t in spec.tiers])[tier]
-    needed = mmrs[tier] * value - amounts[tier]
-    over = lev > caps
-    under = ~over & (m_coin < needed)
-    out: Texts = np.full(len(n), "", dtype=object)
-    out[over] = [f"leverage must be <= {cap:g} for a position of {size:.6g} {spec.settle} on "
-                 f"{spec.symbol} (its margin tier; got {x:g})"
-                 for cap, size, x in zip(caps[over], value[over], lev[over], strict=True)]
-    out[under] = [f"margin at {x:g}x ({have:.8g} {spec.settle}) must cover the maintenance "
-                  f"margin ({need:.8g})"
-                  for x, have, need in zip(lev[under], m_coin[under], needed[under], strict=True)]
-    return out
+def _mask(n: int, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
+    mask = np.zeros(n, dtype=bool)
+    mask[rows] = True
+    return mask
 
 
-def _liquidation(
-    n: FloatArray, cv: float, mark: FloatArray, m_coin: FloatArray, spec: ContractSpec,
-    allowed: npt.NDArray[np.bool_],
-) -> FloatArray:
-    """Tier-aware, mark-basis liquidation price of the short; NaN where there is no position."""
-    floors, mmrs, amounts = spec.tier_arrays()
-    live = (n > 0) & allowed
-    out = np.full(n.shape, np.nan)
-    if live.any():
-        out[live] = margin.tiered_liquidation_price(
-            "short", n[live], cv, mark[live], m_coin[live], floors, mmrs, amounts,
-            spec.contract_type, "mark",
-        )
-    return out
+def _append(texts: Texts, row: int | np.integer[Any], text: str) -> None:
+    texts[row] = f"{texts[row]}; {text}" if texts[row] else text
 
 
-def _warnings(
-    assets: Texts, v: dict[str, FloatArray], out: dict[str, FloatArray], spec: ContractSpec
-) -> Texts:
+@dataclass
+class _Position:
+    """One short position of the plan: its rows, size, leverage, margin and tier."""
+
+    rows: npt.NDArray[np.intp]
+    spec: ContractSpec
+    mode: str
+    raw: FloatArray  # what each row asks for, before rounding
+    contracts: float
+    shares: FloatArray  # each row's part of ``contracts``
+    mark: float
+    leverage: float
+    initial_margin: float
+    margin: float  # to post: the initial margin, or more to keep liquidation far enough
+    value: float  # position value in the settle currency at the mark
+    tier: int
+    collateral: float = 0.0
+
+    @classmethod
+    def size(cls, rows: npt.NDArray[np.intp], v: dict[str, FloatArray], spec: ContractSpec,
+             mode: str, min_distance: float) -> _Position:
+        kind, cv, lot = spec.contract_type, spec.contract_value, spec.lot_size
+        mark = float(v["mark_price"][0])
+        raw = sizing.unrounded_contracts(v["quantity"] * v["price"] / v["mark_price"],
+                                         v["mark_price"], cv, v["hedge_ratio"], kind,
+                                         v["collateral"])
+        total = float(sizing.round_to_lot(np.array(raw.sum()), np.array(lot)))
+        shares = sizing.allocate(raw, total, lot)
+        leverage = float(v["leverage"].min())
+        im = float(margin.initial_margin(total, cv, mark, leverage, kind)) if total else 0.0
+        value = float(margin.position_value(total, cv, mark, kind))
+        floors, mmrs, amounts = spec.tier_arrays()
+        tier = int(margin.tier_index(np.array([value]), floors)[0])
+        posted = im
+        if total > 0 and min_distance > 0:
+            target = mark * (1.0 + min_distance)
+            at_target = float(margin.position_value(total, cv, target, kind))
+            t = int(margin.tier_index(np.array([at_target]), floors)[0])
+            needed = float(margin.margin_for_liquidation(
+                "short", total, cv, mark, target, mmrs[t], amounts[t], kind))
+            posted = max(im, needed)
+        return cls(rows, spec, mode, raw, total, shares, mark, leverage, im, posted, value, tier)
+
+    @property
+    def maintenance(self) -> float:
+        """Maintenance margin at the mark (the tier's rate less its deduction)."""
+        _, mmrs, amounts = self.spec.tier_arrays()
+        return float(mmrs[self.tier] * self.value - amounts[self.tier])
+
+    def refusal(self) -> str:
+        """Why the exchange would refuse the position ('' where it would not): its tier allows
+        less leverage, or the margin does not cover the maintenance margin at entry."""
+        cap = self.spec.tiers[self.tier].max_leverage or np.inf
+        settle, symbol = self.spec.settle, self.spec.symbol
+        if self.leverage > cap:
+            return (f"leverage must be <= {cap:g} for a position of {self.value:.6g} {settle} on "
+                    f"{symbol} (its margin tier; got {self.leverage:g})")
+        if self.contracts > 0 and self.initial_margin < self.maintenance:
+            return (f"margin at {self.leverage:g}x ({self.initial_margin:.8g} {settle}) must "
+                    f"cover the maintenance margin ({self.maintenance:.8g})")
+        return ""
+
+    def isolated_liquidation(self) -> float:
+        """Tier-aware, mark-basis liquidation price of the short (NaN: no position)."""
+        if self.contracts <= 0:
+            return np.nan
+        floors, mmrs, amounts = self.spec.tier_arrays()
+        return float(margin.tiered_liquidation_price(
+            "short", self.contracts, self.spec.contract_value, self.mark, self.margin, floors,
+            mmrs, amounts, self.spec.contract_type, "mark"))
+
+    def cross_liquidation(self, wallet: float, others: float) -> float:
+        """Liquidation price with a cross wallet of ``wallet`` whose other positions hold
+        ``others`` of maintenance margin (Binance's rule, this position's tier at the mark)."""
+        if self.contracts <= 0:
+            return np.nan
+        _, mmrs, amounts = self.spec.tier_arrays()
+        return float(margin.cross_liquidation_price(
+            "short", self.contracts, self.spec.contract_value, self.mark, wallet,
+            mmrs[self.tier], amounts[self.tier], others, 0.0, self.spec.contract_type))
+
+    def row_results(self, v: dict[str, FloatArray], liq: float) -> dict[str, FloatArray]:
+        """Each row's share of the position, and the position's own figures (``liq``: its
+        liquidation price)."""
+        spec, kind, cv = self.spec, self.spec.contract_type, self.spec.contract_value
+        inverse = kind == "inverse"
+        q, p, mark = v["quantity"], v["price"], v["mark_price"]
+        n = self.shares
+        part = n / self.contracts if self.contracts > 0 else np.zeros(len(n))
+        notional = q * p
+        exposure = notional + (v["collateral"] * mark if inverse else 0.0)
+        target = exposure * v["hedge_ratio"]
+        hedged = n * cv if inverse else n * cv * mark
+        per_day = 24.0 / spec.funding_interval_hours
+        funding = np.asarray(costs.funding_payment(n, cv, mark, v["funding_rate"], "short", kind),
+                             dtype=float) * per_day
+        fee = np.asarray(costs.trading_fee(n, cv, mark, spec.taker_fee, kind), dtype=float)
+        usd = mark if inverse else 1.0
+        out = {
+            "notional_usd": notional,
+            "exposure_usd": exposure,
+            "target_usd": target,
+            "contracts": n,
+            "hedged_usd": hedged,
+            "residual_coin": (target - hedged) / p,
+            "net_delta_usd": exposure - hedged,
+            "leverage": np.full(len(n), self.leverage),
+            "initial_margin_coin": self.initial_margin * part,
+            "margin_coin": self.margin * part,
+            "liquidation_price": np.full(len(n), liq),
+            "liquidation_distance": np.full(len(n), liq / self.mark - 1.0),
+            "funding_annual": np.asarray(
+                costs.annualised_funding(v["funding_rate"], spec.funding_interval_hours),
+                dtype=float),
+            "funding_per_day_coin": funding,
+            "funding_per_day_usd": funding * usd,
+            "fee_to_open_coin": fee,
+            "fee_to_open_usd": fee * usd,
+            "contract_value": np.full(len(n), cv),
+            "lot_size": np.full(len(n), spec.lot_size),
+            "tick_size": np.full(len(n), spec.tick_size),
+        }
+        return {k: np.broadcast_to(np.asarray(a, dtype=float), n.shape) for k, a in out.items()}
+
+
+def _warnings(assets: Texts, v: dict[str, FloatArray], out: dict[str, FloatArray],
+              spec: ContractSpec) -> Texts:
     """Each row's warnings, joined by '; ' (computed per kind of warning, not per row)."""
     coins = coin_of(pd.Series(assets)).to_numpy(dtype=object)
     distance, funding = out["liquidation_distance"], out["funding_annual"]
@@ -381,8 +542,48 @@ def _warnings(
     joined: Texts = np.full(len(assets), "", dtype=object)
     for mask, texts in kinds:
         for row in np.flatnonzero(mask):
-            joined[row] = f"{joined[row]}; {texts[row]}" if joined[row] else texts[row]
+            _append(joined, row, texts[row])
     return joined
+
+
+def plan_positions(plan: pd.DataFrame) -> pd.DataFrame:
+    """One row per exchange position of a plan (rows without errors, by account and contract):
+    what to open, in the exchange's own unit, and what it holds.
+
+    ``asset`` lists the holdings it hedges; contracts, margins, funding and fees are the sums of
+    its rows' shares; leverage, margin mode and the liquidation price are the position's own.
+    ``order_quantity`` is what to type in the exchange's order box, in ``order_unit``.
+    """
+    ok = plan[plan["error"] == ""]
+    declared = [c for c in columns.COLUMNS if c.plan and c.key in plan.columns]
+    summed = [c.key for c in declared if c.position == "sum"]
+    shared = [c.key for c in declared if c.position == "same"]
+    grouped = ok.groupby("position", sort=False)
+    positions = grouped[shared].first().join(grouped[summed].sum())
+    positions["asset"] = grouped["asset"].agg(lambda a: ", ".join(dict.fromkeys(map(str, a))))
+    positions["side"] = "short"
+    usd = positions["order_unit"] == "USD"
+    positions["order_quantity"] = positions["contracts"].where(
+        ~usd, positions["contracts"] * positions["contract_value"])
+    return positions.reset_index(drop=True)
+
+
+def transfers(positions: pd.DataFrame) -> pd.DataFrame:
+    """What to move into each futures wallet (account and settle coin) before opening: the
+    margin to post plus the fees to open and, later, to close (taker, at today's mark)."""
+    wallets = positions.groupby(["account", "settle"], sort=False)
+    amount = wallets["margin_coin"].sum() + 2 * wallets["fee_to_open_coin"].sum()
+    out = amount.rename("amount").reset_index()
+    out["text"] = [f"Transfer {a:,.8f} {c} to the {_wallet(acc, c)} wallet"
+                   for acc, c, a in zip(out["account"], out["settle"], out["amount"],
+                                        strict=True)]
+    return out
+
+
+def _wallet(account: str, settle: str) -> str:
+    """The futures wallet as the exchange names it, e.g. ``BINANCE COIN-M BTC``."""
+    kind = {"BINANCE": "COIN-M ", "BYBIT": "inverse ", "OKX": "trading "}.get(account, "")
+    return f"{account} {kind}{settle}"
 
 
 def plan_totals(plan: pd.DataFrame) -> pd.Series:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import pandas as pd
 
 from xlhedge.columns import NEVER, shown_in
-from xlhedge.plan import margin_by_coin, plan_totals
+from xlhedge.plan import margin_by_coin, plan_positions, plan_totals, transfers
 
 
 def plan_table(plan: pd.DataFrame) -> pd.DataFrame:
@@ -36,8 +37,48 @@ def plan_text(plan: pd.DataFrame) -> str:
     ]
     if notes:
         lines += ["", "Notes (row: warning or error):", *notes]
+    positions = plan_positions(plan)
+    if len(positions):
+        lines += ["", "Positions to open (one per contract and account):",
+                  positions_text(positions), "",
+                  *(f"{line}." for line in transfers(positions)["text"])]
     lines += ["", totals_text(plan)]
     return "\n".join(lines)
+
+
+def count(value: float) -> str:
+    """A number of contracts or USD as text: ``60,000`` or ``0.123`` (no float noise)."""
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.10f}".rstrip("0").rstrip(".")
+
+
+def order_text(side: Literal["SELL", "BUY"], contracts: float, symbol: str,
+               order_quantity: float | None = None, order_unit: str = "contracts",
+               contract_value: float = 1.0) -> str:
+    """What to type on the exchange: ``SELL 900 contracts of BINANCE:BTCUSD_PERP``, or where
+    the exchange takes USD, ``SELL 30,000 USD of DERIBIT:BTC-PERPETUAL (3,000 contracts of 10
+    USD)``; BUY lines end with ``to close``."""
+    if order_unit == "USD" and order_quantity is not None:
+        text = (f"{side} {count(order_quantity)} USD of {symbol} ({count(contracts)} contracts "
+                f"of {count(contract_value)} USD)")
+    else:
+        word = "contract" if contracts == 1 else "contracts"
+        text = f"{side} {count(contracts)} {word} of {symbol}"
+    return f"{text} to close" if side == "BUY" else text
+
+
+def positions_text(positions: pd.DataFrame) -> str:
+    """The positions as an aligned table: the order, then the position's figures."""
+    table = pd.DataFrame({
+        "Order": [order_text("SELL", p["contracts"], p["contract"], p["order_quantity"],
+                             p["order_unit"], p["contract_value"])
+                  for p in positions.to_dict("records")],
+        "Hedges": positions["asset"],
+        **{c.heading: [c.text(v) for v in positions[c.key]] for c in shown_in("sheet")
+           if c.key not in ("asset", "contracts", "contract_value")},
+    })
+    return table.to_string(index=False)
 
 
 def _percent(value: float) -> str:

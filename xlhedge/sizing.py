@@ -50,5 +50,28 @@ def hedge_contracts(
     q, p, cv, h, lot, c = inputs.broadcast(
         quantity=q, price=p, contract_value=cv, hedge_ratio=h, lot_size=lot, collateral=c
     )
-    raw = (q + c) * p * h / cv if kind == "inverse" else q * h / cv
-    return inputs.result(round_to_lot(raw, lot), quantity, price)
+    return inputs.result(round_to_lot(unrounded_contracts(q, p, cv, h, kind, c), lot),
+                         quantity, price)
+
+
+def unrounded_contracts(
+    quantity: FloatArray, price: FloatArray, contract_value: FloatArray | float,
+    hedge_ratio: FloatArray, contract_type: str, collateral: FloatArray,
+) -> FloatArray:
+    """:func:`hedge_contracts` before rounding, on checked arrays: what each holding asks of a
+    position that several holdings share (the position is rounded once)."""
+    if contract_type == "inverse":
+        return (quantity + collateral) * price * hedge_ratio / contract_value
+    return quantity * hedge_ratio / contract_value
+
+
+def allocate(raw: FloatArray, total: float, lot: float) -> FloatArray:
+    """Split ``total`` (a whole number of lots) over holdings asking for ``raw`` contracts, each
+    share a whole number of lots and the shares adding up to ``total`` exactly: every share is
+    rounded down, and the lots left over go to the largest remainders (Hamilton's method)."""
+    units = raw / lot * (total / raw.sum() if raw.sum() > 0 else 0.0)
+    floors = np.floor(units + 1e-9)
+    left = round(float(total / lot - floors.sum()))
+    order = np.argsort(-(units - floors), kind="stable")
+    floors[order[:max(left, 0)]] += 1
+    return floors * lot
