@@ -409,6 +409,10 @@ def test_new_cells_take_the_column_style(book: Path) -> None:
     assert cell_xml(xml, "F3") == \
         '<c r="F3" t="inlineStr"><is><t xml:space="preserve">n1</t></is></c>'
     assert read_table(book, "Inventory")["Date"].tolist()[1] == dt.datetime(2024, 1, 2, 6)
+    # totals: MAX over the new dates is fresh; ROWS([Note]) is not evaluated here: no stale value
+    assert cell_xml(xml, "E5") == '<c r="E5" s="2"><f>SUBTOTAL(104,[Date])</f><v>45294.25</v></c>'
+    assert cell_xml(xml, "F5") == '<c r="F5"><f>ROWS([Note])</f></c>'
+    assert "<v>" in cell_xml(sheet_xml(backup_of(book)), "F5")
 
 
 def test_totals_get_fresh_cached_values(tmp_path: Path) -> None:
@@ -988,6 +992,13 @@ xt.update_columns({str(book)!r}, "Inventory", df, ["Qty"])
     assert read_table(book, "Inventory")["Qty"].tolist() == [1.5, 10.0, 100.0]
     left = [name for name in files_in(book.parent) if name not in (book.name, flag.name)]
     assert all(name.startswith(f".{book.stem}.") and name.endswith(".tmp") for name in left)
+
+
+def test_no_private_zipfile_attributes() -> None:
+    """Members are copied through zipfile's public API only (no _writecheck, _lock, ...)."""
+    source = Path(xt.__file__).read_text()
+    owners = set(re.findall(r"([\w\]\)]+)\._[a-z]\w*", source))
+    assert owners <= {"self"}, owners  # only the module's own objects' private state
 
 
 # ----------------------------------------------------------------------------- the real workbook

@@ -527,7 +527,7 @@ def _plan(pkg: _Package, info: TableInfo, frame: pd.DataFrame, columns: str | It
         if (f := c.find(sheet.f)) is None or not c1 <= col <= c2:
             continue  # totals over updated columns get fresh cached values; others keep theirs
         over, result = _subtotal(f.text or "", table, written)
-        if over not in written and (over or col not in {x[1] for x in cols}):
+        if over not in written and (over or col not in targets):
             continue
         sheet.put(c, result)  # None: over updated cells but not evaluated here: no value
         c.insert(0, f)
