@@ -269,10 +269,10 @@ class _Sheet:
         if self.sd is None:
             raise WorkbookFormatError(f"{pkg.path}: part {info.sheet_part} has no <sheetData>")
         self.rows: dict[int, Any] = {}
-        for row in self.sd.iterchildren(self.q("row")):
-            if row.get("r") is None:
-                row.set("r", str(max(self.rows, default=0) + 1))
-            self.rows[int(row.get("r"))] = row
+        num = 0
+        for row in self.sd.iterchildren(self.q("row")):  # a row without r: the one after
+            row.set("r", str(num := int(row.get("r") or num + 1)))
+            self.rows[num] = row
         self.order = sorted(self.rows)
         self._cells: dict[int, dict[int, Any]] = {}
         self.added: list[tuple[int, int]] = []  # (row, column) of the cells made
