@@ -82,6 +82,7 @@ def _progress(done: int, total: int) -> None:
 def cmd_refresh(args: argparse.Namespace) -> int:
     from xlhedge import xlsxtable
     from xlhedge.inventory import TABLE_NAME, missing_inputs, refresh_table, refreshed_columns
+    from xlhedge.settings import fraction
     from xlhedge.sources import get_source
 
     inventory, settings, registry = _workbook_tables(args.workbook)
@@ -89,7 +90,8 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     spec = args.source or settings["Price Source"]
     source = get_source(spec)
     live = spec.strip().lower().startswith("ccxt:")
-    result = refresh_table(inventory, source, registry, _progress if live else None)
+    result = refresh_table(inventory, source, registry, _progress if live else None,
+                           fraction(settings, "Min Liquidation Distance"))
     # only the columns a refresh owns (any missing are added at the table's right edge): user
     # columns, formulas and cell formats stay
     written = xlsxtable.update_columns(args.workbook, TABLE_NAME, result,

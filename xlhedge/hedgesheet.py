@@ -39,6 +39,7 @@ from xlhedge.plan import (
     transfers,
 )
 from xlhedge.report import order_text
+from xlhedge.settings import fraction
 
 LADDER: tuple[float, ...] = (-0.5, -0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3, 0.5, 1.0)
 CHART_MOVES: tuple[float, ...] = tuple(round(step * 0.05, 2) for step in range(-10, 21))
@@ -146,8 +147,10 @@ def make_sheet_file(
     """Plan from the inventory's inputs and prices (never its computed columns); write the sheet
     with the workbook's settings. ``path`` defaults to :func:`hedge_sheet_path`."""
     path = path or hedge_sheet_path(workbook, settings["Hedge Sheet Folder"], now)
+    distance = fraction(settings, "Min Liquidation Distance")
     return write_hedge_sheet(
-        plan_hedge(inventory, registry), path, as_of=now, source=settings["Price Source"],
+        plan_hedge(inventory, registry, min_distance=distance), path, as_of=now,
+        source=settings["Price Source"],
         workbook_name=workbook.name,
         paper="letter" if settings["Paper"].lower() == "letter" else "a4",
         landscape=settings["Orientation"].lower() != "portrait",

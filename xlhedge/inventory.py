@@ -18,7 +18,7 @@ import pandas as pd
 from xlhedge.columns import Column, Role, by_role, column_key, is_blank, shown_in
 from xlhedge.contracts import ContractRegistry, default_registry
 from xlhedge.errors import XlhedgeError
-from xlhedge.plan import plan_hedge
+from xlhedge.plan import MIN_LIQUIDATION_DISTANCE, plan_hedge
 from xlhedge.sources import PriceSource, Quote, QuoteRequest
 from xlhedge.sources.base import Progress, TableSource
 
@@ -88,6 +88,7 @@ def refresh_table(
     source: PriceSource,
     registry: ContractRegistry | None = None,
     progress: Progress | None = None,
+    min_distance: float = MIN_LIQUIDATION_DISTANCE,
 ) -> pd.DataFrame:
     """Price the table's holdings with ``source`` and fill the computed columns from the plan."""
     frame = with_standard_columns(table).astype(
@@ -101,7 +102,8 @@ def refresh_table(
     ]
     quotes = source.quotes(requests, progress) if rows else []
     stale = apply_quotes(frame, rows, quotes)
-    plan = plan_hedge(frame.loc[rows], registry or default_registry())
+    plan = plan_hedge(frame.loc[rows], registry or default_registry(),
+                      min_distance=min_distance)
     computed = {h: [c.cell(v) for v in plan[c.key]] for h, c in plan_shown().items()}
     computed[STATUS] = [
         _status(error, _with_size_check(warnings, quote, spec_value), stale.get(row, ""))

@@ -28,7 +28,7 @@ from xlhedge.inventory import (
     refresh_table,
     refreshed_columns,
 )
-from xlhedge.settings import registry_from_table, settings_from_table
+from xlhedge.settings import fraction, registry_from_table, settings_from_table
 from xlhedge.sources import PriceSource, get_source
 
 
@@ -74,7 +74,8 @@ def refresh_inventory() -> None:
         return
     try:
         result = refresh_table(inventory, source, registry,
-                               lambda done, total: _status(book, f"xlhedge: {done}/{total}"))
+                               lambda done, total: _status(book, f"xlhedge: {done}/{total}"),
+                               fraction(settings, "Min Liquidation Distance"))
         body = book.sheets[SHEET_NAME].tables[TABLE_NAME].data_body_range
         if body is not None:
             for start, stop in column_blocks(list(result.columns), owned):

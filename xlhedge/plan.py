@@ -351,7 +351,8 @@ class _Book:
             key = (str(self.accounts[position.rows[0]]), position.spec.settle)
             wallets.setdefault(key, []).append(position)
         for members in wallets.values():
-            balance = sum(p.margin + p.collateral for p in members)
+            balance = _cross_wallet(sum(p.margin for p in members),
+                                    sum(p.collateral for p in members))
             for position in members:
                 others = sum(p.maintenance for p in members if p is not position)
                 liq = position.cross_liquidation(balance, others)
@@ -367,11 +368,11 @@ class _Book:
         """Per settle coin, warn where the margin to post is more than the holdings of that coin
         (buying it adds exposure, to be entered as collateral and hedged)."""
         ok = self.errors == ""
-        margin_coin = self.results.get("margin_coin", np.full(self.n, np.nan))
         coins = coin_of(pd.Series(self.assets)).to_numpy(dtype=object)
         for settle in dict.fromkeys(self.settles[ok & (self.kinds == "inverse")]):
             rows = np.flatnonzero(ok & (self.settles == settle))
-            needed = float(np.nansum(margin_coin[rows]))
+            needed = _to_post(self.results["margin_coin"][rows],
+                              self.values["collateral"][rows], self.modes[rows])
             held = float(self.values["quantity"][ok & (coins == settle)].sum())
             if needed > held * (1 + 1e-9):
                 note = (f"margin to post {needed:.8g} {settle} but the inventory holds "
@@ -379,6 +380,19 @@ class _Book:
                         f"adds {settle} exposure: enter it as Collateral so that it is hedged")
                 for i in rows[coins[rows] != settle] if (coins[rows] != settle).any() else rows:
                     _append(self.warnings, i, note)
+
+
+def _cross_wallet(margins: float, collateral: float) -> float:
+    """A cross wallet's balance: the collateral already there, topped up to the margins."""
+    return max(margins, collateral)
+
+
+def _to_post(margins: FloatArray, collateral: FloatArray, modes: Texts) -> float:
+    """Coin to move into one wallet: isolated margins in full, and what the cross margins need
+    beyond the collateral already in the wallet."""
+    cross = modes == "cross"
+    return float(margins[~cross].sum()) + max(
+        0.0, float(margins[cross].sum()) - float(collateral[cross].sum()))
 
 
 def _mask(n: int, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
@@ -571,18 +585,21 @@ def plan_positions(plan: pd.DataFrame) -> pd.DataFrame:
 def transfers(positions: pd.DataFrame) -> pd.DataFrame:
     """What to move into each futures wallet (account and settle coin) before opening: the
     margin to post plus the fees to open and, later, to close (taker, at today's mark)."""
-    wallets = positions.groupby(["account", "settle"], sort=False)
-    amount = wallets["margin_coin"].sum() + 2 * wallets["fee_to_open_coin"].sum()
-    out = amount.rename("amount").reset_index()
-    out["text"] = [f"Transfer {a:,.8f} {c} to the {_wallet(acc, c)} wallet"
-                   for acc, c, a in zip(out["account"], out["settle"], out["amount"],
-                                        strict=True)]
-    return out
+    rows = []
+    for (account, settle), wallet in positions.groupby(["account", "settle"], sort=False):
+        amount = _to_post(wallet["margin_coin"].to_numpy(), wallet["collateral"].to_numpy(),
+                          wallet["margin_mode"].to_numpy(dtype=object))
+        amount += 2 * float(wallet["fee_to_open_coin"].sum())
+        exchange = str(wallet["contract"].iloc[0]).split(":", 1)[0]
+        rows.append({"account": account, "settle": settle, "amount": amount,
+                     "text": f"Transfer {amount:,.8f} {settle} to the "
+                             f"{_wallet(str(account), exchange, str(settle))} wallet"})
+    return pd.DataFrame(rows, columns=["account", "settle", "amount", "text"])
 
 
-def _wallet(account: str, settle: str) -> str:
+def _wallet(account: str, exchange: str, settle: str) -> str:
     """The futures wallet as the exchange names it, e.g. ``BINANCE COIN-M BTC``."""
-    kind = {"BINANCE": "COIN-M ", "BYBIT": "inverse ", "OKX": "trading "}.get(account, "")
+    kind = {"BINANCE": "COIN-M ", "BYBIT": "inverse ", "OKX": "trading "}.get(exchange, "")
     return f"{account} {kind}{settle}"
 
 

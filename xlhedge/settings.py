@@ -7,11 +7,13 @@ and the workbook builder writes the Settings table from the same declaration.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from xlhedge.columns import is_blank
 from xlhedge.contracts import ContractRegistry, default_registry
+from xlhedge.errors import InputError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,7 +38,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("Orientation", "landscape", "landscape or portrait", "Orientation",
             ("landscape", "portrait")),
     Setting("Hedge Sheet Folder", "", "blank: next to this workbook", "HedgeSheetFolder"),
+    Setting("Min Liquidation Distance", "30%",
+            "margin to post keeps each short's liquidation at least this far above the mark "
+            "(0% = the initial margin only)", "MinLiquidationDistance"),
 )
+
+
+def fraction(settings: Mapping[str, str], label: str) -> float:
+    """A setting given as ``30%`` or ``0.3``, as a fraction; an error names the setting."""
+    text = settings[label].strip()
+    try:
+        value = float(text.removesuffix("%")) / (100.0 if text.endswith("%") else 1.0)
+    except ValueError:
+        raise InputError(f"setting {label!r}", "must be a percentage such as 30%", text) from None
+    if not 0.0 <= value <= 10.0:
+        raise InputError(f"setting {label!r}", "must be between 0% and 1000%", text)
+    return value
 
 
 def settings_from_table(frame: pd.DataFrame | None) -> dict[str, str]:

@@ -40,6 +40,7 @@ from xlhedge.inventory import (
     headings,
     refresh_table,
 )
+from xlhedge.plan import MARGIN_MODES
 from xlhedge.scenarios import DEFAULT_MOVES
 from xlhedge.settings import SETTINGS
 from xlhedge.sources import get_source
@@ -171,7 +172,8 @@ README_LINES = (
     *(
         (f"{name}: {(getattr(udfs, name).__doc__ or '').strip().splitlines()[0]}", "text")
         for name in ("HEDGE_CONTRACTS", "INVERSE_PNL", "LINEAR_PNL", "LIQUIDATION_PRICE",
-                     "BANKRUPTCY_PRICE", "INITIAL_MARGIN", "FUNDING_PAYMENT", "TRADING_FEE",
+                     "BANKRUPTCY_PRICE", "CROSS_LIQUIDATION_PRICE", "MARGIN_FOR_LIQUIDATION",
+                     "INITIAL_MARGIN", "FUNDING_PAYMENT", "TRADING_FEE",
                      "AVG_ENTRY_PRICE", "HEDGE_SCENARIOS", "HEDGE_RATIO", "CONTRACT_SPEC")
     ),
     ("Errors show as short texts starting with #, naming the argument and the rule "
@@ -270,6 +272,9 @@ def _validations(sheet: Worksheet, names: Sequence[str], body: tuple[int, int]) 
         "validate": "list", "source": '=INDIRECT("Contracts[Symbol]")',
         "error_title": "Contract", "error_message": "Pick a symbol from the Contracts sheet.",
         "error_type": "warning"})
+    sheet.data_validation(first, column("Margin Mode"), last, column("Margin Mode"), {
+        "validate": "list", "source": list(MARGIN_MODES), "error_title": "Margin Mode",
+        "error_message": "isolated (blank) or cross.", "ignore_blank": True})
     rules = {"Quantity": (">=", 0), "Collateral": (">=", 0), "Hedge Ratio": (">=", 0),
              "Leverage": ("between", (1, 200))}
     for name, (criteria, value) in rules.items():
@@ -398,6 +403,27 @@ def _other_examples(calc: CalcSheet, fmt: Formats) -> None:
     calc.put("A57", "6. An error shows as text, never a traceback", fmt.heading)
     calc.put("A58", "HEDGE_CONTRACTS with a price of -5", fmt.label)
     calc.call("B58", udfs.HEDGE_CONTRACTS, 1, -5, 100)
+    _cross_margin(calc, fmt)
+
+
+def _cross_margin(calc: CalcSheet, fmt: Formats) -> None:
+    """The guides' safest hedge: the coins kept on the exchange as cross collateral, short 1x."""
+    calc.put("A60", "7. Cross margin: 1 BTC kept on the exchange, short 1x (a synthetic dollar)",
+             fmt.heading)
+    for row, label, value in ((61, "Cross wallet balance (BTC)", 1),
+                              (62, "Contracts short (100 USD each, at 60,000)", 600)):
+        calc.put(f"A{row}", label, fmt.label)
+        calc.put(f"B{row}", value, fmt.input)
+    calc.put("A63", "Liquidation price (cross)", fmt.label)
+    calc.call("B63", udfs.CROSS_LIQUIDATION_PRICE, Text("short"), "B62", 100, 60000, "B61",
+              0.004, fmt=fmt.usd)
+    calc.put("C63", "never: the wallet's coins gain what the short loses", fmt.note)
+    calc.put("A64", "Same short with half the coins in the wallet (0.5 BTC)", fmt.label)
+    calc.call("B64", udfs.CROSS_LIQUIDATION_PRICE, Text("short"), "B62", 100, 60000, 0.5,
+              0.004, fmt=fmt.usd)
+    calc.put("A65", "Isolated margin keeping liquidation 30% above 60,000 (BTC)", fmt.label)
+    calc.call("B65", udfs.MARGIN_FOR_LIQUIDATION, Text("short"), "B62", 100, 60000, 78000, 0.004,
+              fmt=fmt.coin)
 
 
 def _scenarios(book: Workbook, sheet: Worksheet, fmt: Formats) -> None:
