@@ -196,3 +196,13 @@ def test_a_1x_cross_short_on_the_coins_in_its_wallet_is_never_liquidated(
         # liquidated unless the rounding is more than the maintenance margin covers
         assert np.isinf(plan.loc[0, "liquidation_price"]) or plan.loc[
             0, "liquidation_distance"] > 1.0
+
+
+def test_bybit_reserves_the_fee_to_close() -> None:
+    # Bybit inverse keeps the taker fee to close (0.055%) out of the margin at bankruptcy:
+    # F = f (M - N/E) / (f - 1) = 0.00055 x (0.5 - 1) / (0.00055 - 1) = 0.00027515 BTC, so
+    # LP = 60,000 x 0.995 / (1 - (0.5 - 0.00027515)) = 119,334.33 (119,400 without the fee)
+    plan = _plan(_row(Contract="BYBIT:BTCUSD", Leverage=2))
+    assert plan.loc[0, "liquidation_price"] == pytest.approx(119334.33, abs=0.01)
+    binance = _plan(_row(Leverage=2))  # Binance does not: 60,000 x 0.996 / 0.5
+    assert binance.loc[0, "liquidation_price"] == pytest.approx(119520)

@@ -468,23 +468,31 @@ class _Position:
         return ""
 
     def isolated_liquidation(self) -> float:
-        """Tier-aware, mark-basis liquidation price of the short (NaN: no position)."""
+        """Tier-aware, mark-basis liquidation price of the short (NaN: no position). Where the
+        exchange reserves the fee to close in the bankruptcy price (Bybit inverse), the lower of
+        that and the same margin with the fee reserved (this position's tier at the mark)."""
         if self.contracts <= 0:
             return np.nan
         floors, mmrs, amounts = self.spec.tier_arrays()
-        return float(margin.tiered_liquidation_price(
+        price = float(margin.tiered_liquidation_price(
             "short", self.contracts, self.spec.contract_value, self.mark, self.margin, floors,
             mmrs, amounts, self.spec.contract_type, "mark"))
+        if self.spec.close_fee_in_bankruptcy:
+            price = min(price, self.cross_liquidation(self.margin, 0.0))
+        return price
 
     def cross_liquidation(self, wallet: float, others: float) -> float:
         """Liquidation price with a cross wallet of ``wallet`` whose other positions hold
-        ``others`` of maintenance margin (Binance's rule, this position's tier at the mark)."""
+        ``others`` of maintenance margin (Binance's rule, this position's tier at the mark; the
+        fee to close reserved where the exchange does so)."""
         if self.contracts <= 0:
             return np.nan
         _, mmrs, amounts = self.spec.tier_arrays()
+        fee = self.spec.taker_fee if self.spec.close_fee_in_bankruptcy else 0.0
         return float(margin.cross_liquidation_price(
             "short", self.contracts, self.spec.contract_value, self.mark, wallet,
-            mmrs[self.tier], amounts[self.tier], others, 0.0, self.spec.contract_type))
+            mmrs[self.tier], amounts[self.tier], others, 0.0, self.spec.contract_type,
+            "mark", fee))
 
     def row_results(self, v: dict[str, FloatArray], liq: float) -> dict[str, FloatArray]:
         """Each row's share of the position, and the position's own figures (``liq``: its
