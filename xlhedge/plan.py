@@ -335,11 +335,11 @@ class _Book:
         self.order_units[rows] = spec.order_unit_label
         self.warnings[rows] = _warnings(self.assets[rows], v, results, spec)
         lowered = v["leverage"] > position.leverage
-        for i in rows[lowered]:
-            others = ", ".join(f"{a} ({x:g}x)" for a, x in zip(
-                self.assets[rows], v["leverage"], strict=True) if x == position.leverage)
-            _append(self.warnings, i, f"leverage {self.values['leverage'][i]:g}x lowered to "
-                    f"{position.leverage:g}x: one position on {spec.symbol} with {others}")
+        if lowered.any():
+            others = _names(self.assets[rows][~lowered], f" ({position.leverage:g}x)")
+            for i in rows[lowered]:
+                _append(self.warnings, i, f"leverage {self.values['leverage'][i]:g}x lowered "
+                        f"to {position.leverage:g}x: one position on {spec.symbol} with {others}")
         if position.mode == "cross":
             position.collateral = float(v["collateral"].sum())
             self.cross.append(position)
@@ -393,6 +393,13 @@ def _to_post(margins: FloatArray, collateral: FloatArray, modes: Texts) -> float
     cross = modes == "cross"
     return float(margins[~cross].sum()) + max(
         0.0, float(margins[cross].sum()) - float(collateral[cross].sum()))
+
+
+def _names(assets: Texts, suffix: str, most: int = 3) -> str:
+    """``BTC (2x), SOL (2x)``: the distinct names, at most ``most`` of them, then how many more."""
+    distinct = list(dict.fromkeys(map(str, assets)))
+    shown = ", ".join(f"{a}{suffix}" for a in distinct[:most])
+    return shown + (f" and {len(distinct) - most} more" if len(distinct) > most else "")
 
 
 def _mask(n: int, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
