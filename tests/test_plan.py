@@ -43,12 +43,13 @@ class TestPlanHedge:
     def test_bundled_example_by_hand(self):
         # contracts = USD to hedge / contract value, rounded to the lot: 1.5 x 60,000 / 100;
         # 20 x 3,000 / 1; 0.25 x 60,000 / 1 (lot 100); 5 x 3,000 x 0.5 / 10; 400 x 150 x 0.85 /
-        # 100; (0.4 x 60,000 + 0.1 collateral x 60,002) / 10 = 3,000.02 -> 3,000
+        # 100; (0.4 + 0.1 collateral) x 60,000 / 10 = 3,000 (one price per coin: the BTC
+        # collateral is valued at the row's BTC price, not the mark of 60,002)
         plan = plan_hedge(example_inventory())
         assert plan["contracts"].tolist() == [900, 60000, 15000, 750, 510, 3000]
         assert plan["hedged_usd"].tolist() == [90000, 60000, 15000, 7500, 51000, 30000]
         assert plan["notional_usd"].tolist() == [90000, 60000, 15000, 15000, 60000, 24000]
-        assert plan.loc[5, "exposure_usd"] == pytest.approx(30000.2)
+        assert plan.loc[5, "exposure_usd"] == 30000
 
     def test_leverage_brings_liquidation_close(self):
         plan = plan_hedge(_inventory(Leverage=5))
@@ -140,7 +141,21 @@ class TestPlanHedge:
         row = plan.iloc[0]
         assert row["contracts"] == 7  # 738 USD -> 7 contracts of 100
         assert row["residual_coin"] == pytest.approx((738 - 700) / 60000)
-        assert "lot rounding leaves" in row["warnings"]
+        # 700 of 738 USD: under-hedged by 5%, 0.00063333 BTC left unhedged
+        assert "lot rounding under-hedges by 5% (+0.00063333333 BTC left unhedged)" in row[
+            "warnings"]
+
+    def test_tiny_holding_over_hedged_by_a_lot(self):
+        # 0.001 BTC at 60,000 is 60 USD: one 100 USD contract over-hedges it by 67%
+        row = plan_hedge(_inventory(Quantity=0.001), registry=None).iloc[0]
+        assert row["contracts"] == 1
+        assert "lot rounding over-hedges by 67%" in row["warnings"]
+
+    def test_mark_far_from_price_is_a_warning(self):
+        row = plan_hedge(_inventory(**{"Mark Price": 6000.0})).iloc[0]
+        assert "mark price 6,000.00 is 90% from the price 60,000.00" in row["warnings"]
+        assert "mark price" not in plan_hedge(_inventory(**{"Mark Price": 60300.0})).iloc[0][
+            "warnings"]
 
     def test_collateral_is_hedged_too(self):
         row = plan_hedge(_inventory(Collateral=0.5)).iloc[0]

@@ -28,6 +28,7 @@ __all__ = ["NEVER", "margin_by_coin", "plan_hedge", "plan_positions", "plan_tota
 LIQUIDATION_WARNING = 0.30  # warn when the liquidation price is within 30% of the mark
 FUNDING_WARNING = 0.20  # warn when funding exceeds 20% a year, either way
 RESIDUAL_WARNING = 0.01  # warn when lot rounding leaves more than 1% of the target unhedged
+MARK_WARNING = 0.05  # warn when a holding's price and its coin's mark price differ by more
 DEFAULT_FUNDING_RATE = 0.0001  # the exchanges' baseline: 0.01% per 8 h
 MIN_LIQUIDATION_DISTANCE = LIQUIDATION_WARNING  # post margin to keep liquidation this far away
 MARGIN_MODES = ("isolated", "cross")
@@ -316,6 +317,10 @@ class _Book:
     def add_position(self, rows: npt.NDArray[np.intp], spec: ContractSpec) -> None:
         """Size, margin and (isolated) liquidation of the position of ``rows`` on ``spec``."""
         v = {name: array[rows] for name, array in self.values.items()}
+        # one price per coin: a holding of the contract's own coin values its collateral at its
+        # own price (else the contract coin's mark), so that spot and collateral add up exactly
+        same = coin_of(pd.Series(self.assets[rows])).to_numpy() == spec.underlying
+        v["coin_price"] = np.where(same, v["price"], v["mark_price"])
         label = f"{self.accounts[rows[0]]} {spec.symbol}"
         self.position_of[rows] = label
         if len(set(self.modes[rows])) > 1:
@@ -435,8 +440,8 @@ class _Position:
              mode: str, min_distance: float) -> _Position:
         kind, cv, lot = spec.contract_type, spec.contract_value, spec.lot_size
         mark = float(v["mark_price"][0])
-        raw = sizing.unrounded_contracts(v["quantity"] * v["price"] / v["mark_price"],
-                                         v["mark_price"], cv, v["hedge_ratio"], kind,
+        raw = sizing.unrounded_contracts(v["quantity"] * v["price"] / v["coin_price"],
+                                         v["coin_price"], cv, v["hedge_ratio"], kind,
                                          v["collateral"])
         total = float(sizing.round_to_lot(np.array(raw.sum()), np.array(lot)))
         shares = sizing.allocate(raw, total, lot)
@@ -510,7 +515,7 @@ class _Position:
         n = self.shares
         part = n / self.contracts if self.contracts > 0 else np.zeros(len(n))
         notional = q * p
-        exposure = notional + (v["collateral"] * mark if inverse else 0.0)
+        exposure = notional + (v["collateral"] * v["coin_price"] if inverse else 0.0)
         target = exposure * v["hedge_ratio"]
         hedged = n * cv if inverse else n * cv * mark
         per_day = 24.0 / spec.funding_interval_hours
@@ -565,8 +570,12 @@ def _warnings(assets: Texts, v: dict[str, FloatArray], out: dict[str, FloatArray
         (ratio != 1, [f"{'over' if r > 1 else 'under'}-hedged (ratio {r:g})" for r in ratio]),
         (no_lot, ["holding is smaller than one lot: no contracts"] * len(assets)),
         (~no_lot & (target > 0) & (np.abs(target - hedged) > RESIDUAL_WARNING * target), [
-            f"lot rounding leaves {r:+.8g} {a} unhedged"
-            for r, a in zip(residual, assets, strict=True)]),
+            f"lot rounding {'over' if h > t else 'under'}-hedges by {abs(h / t - 1):.0%} "
+            f"({r:+.8g} {a} left unhedged)" if t > 0 else ""
+            for r, a, h, t in zip(residual, assets, hedged, target, strict=True)]),
+        ((coins == spec.underlying) & (np.abs(v["mark_price"] / v["price"] - 1) > MARK_WARNING), [
+            f"mark price {m:,.2f} is {abs(m / p - 1):.0%} from the price {p:,.2f}: a typo or "
+            "the wrong coin?" for m, p in zip(v["mark_price"], v["price"], strict=True)]),
     ]
     joined: Texts = np.full(len(assets), "", dtype=object)
     for mask, texts in kinds:
