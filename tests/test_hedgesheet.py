@@ -175,7 +175,7 @@ def sell(row: Any) -> str:
 def test_title_block(ws: Worksheet) -> None:
     assert right_of(ws, "Prices as of").value == "2024-05-01 12:00:00 UTC"
     assert right_of(ws, "Price source").value == SOURCE
-    assert right_of(ws, "Workbook").value == WORKBOOK
+    assert right_of(ws, "Inventory from").value == WORKBOOK
 
 
 def test_summary_matches_plan_totals(ws: Worksheet, plan: pd.DataFrame) -> None:
@@ -278,9 +278,14 @@ def test_unwind_lines(ws: Worksheet, plan: pd.DataFrame) -> None:
 
 
 def test_ladder_matches_scenario_summary(ws: Worksheet, plan: pd.DataFrame) -> None:
-    expected = scenario_summary(scenario_table(plan, LADDER))
+    moves = hedgesheet.ladder_moves(plan, LADDER)
+    expected = scenario_summary(scenario_table(plan, moves))
     rows = table_below(ws, header_row_of(ws, "Hedges liquidated"), "Price move")
-    assert len(rows) == len(LADDER)
+    # every 10% from -50% to +50%, +100%, and a row at each position's liquidation price
+    assert {-0.4, 0.4, 1.0} <= set(moves) and len(rows) == len(moves) > len(LADDER)
+    bitmex = plan[plan["contract"] == "BITMEX:XBTUSD"].iloc[0]["liquidation_distance"]
+    at_bitmex = next(r for r in rows if r["Price move"].value == math.ceil(bitmex * 1e4) / 1e4)
+    assert "BITMEX:XBTUSD" in at_bitmex["Hedges liquidated"].value
     for line, (_, row) in zip(rows, expected.iterrows(), strict=True):
         check_number(line["Price move"], row["move"])
         check_number(line["Unhedged value (USD)"], row["unhedged_usd"])
@@ -510,7 +515,7 @@ def test_pdf_is_one_page_wide(sheet_path: Path, pdf_pages: list[str], plan: pd.D
     sizes = page_sizes(sheet_path.with_suffix(".pdf"))
     # the orders, summary and chart on page 1, the ladder, warnings and unwind after; a sheet
     # wider than the paper would add pages holding only the right-hand columns
-    assert len(sizes) == len(pdf_pages) == 2
+    assert len(sizes) == len(pdf_pages) == 3
     for width, height in sizes:  # landscape A4: 297 x 210 mm
         assert width == pytest.approx(841.9, abs=1) and height == pytest.approx(595.3, abs=1)
     for n, page in enumerate(pdf_pages, start=1):

@@ -96,6 +96,22 @@ def test_hedge_sheet_file_from_inputs(tmp_path):
     assert path.name == "HedgeSheet-20261122-093000.xlsx" and path.exists()
 
 
+def test_stale_prices_and_their_time_reach_the_sheet(tmp_path):
+    import openpyxl
+
+    table = example_inventory().head(2)
+    table["Updated"] = [datetime(2026, 11, 20, 8, 0), datetime(2026, 11, 21, 8, 0)]
+    table["Status"] = ["stale: binance unreachable", "ok"]
+    path = make_sheet_file(table, settings_from_table(None), default_registry(),
+                           tmp_path / "Book.xlsm", datetime(2026, 11, 22, 9, 30))
+    texts = [c.value for row in openpyxl.load_workbook(path).active.iter_rows() for c in row
+             if isinstance(c.value, str)]
+    assert "2026-11-20 08:00:00 UTC" in texts  # the oldest price, not the time of the sheet
+    stale = [t for t in texts if t.startswith("STALE PRICES")]
+    assert stale == ["STALE PRICES for 1 holding(s): the last good prices are used. "
+                     "BTC: binance unreachable"]
+
+
 def test_contract_value_reported_by_the_exchange_is_checked():
     table = example_inventory().head(1)
     source = FixedSource({"BTC": Quote(price=60000, contract_size=10.0)})

@@ -41,7 +41,7 @@ from xlhedge.plan import (
 from xlhedge.report import order_text
 from xlhedge.settings import fraction
 
-LADDER: tuple[float, ...] = (-0.5, -0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3, 0.5, 1.0)
+LADDER: tuple[float, ...] = (-0.5, -0.4, -0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 1.0)
 CHART_MOVES: tuple[float, ...] = tuple(round(step * 0.05, 2) for step in range(-10, 21))
 PAPER_SIZES: dict[str, int] = {"a4": 9, "letter": 1}
 SHEET_NAME = "Hedge sheet"
@@ -140,6 +140,19 @@ def hedge_sheet_path(workbook: Path, folder: str, now: datetime) -> Path:
     return target / f"HedgeSheet-{now:%Y%m%d-%H%M%S}.xlsx"
 
 
+def prices_as_of(inventory: pd.DataFrame, now: datetime) -> tuple[datetime, list[str]]:
+    """When the inventory's prices were fetched (its oldest ``Updated``, UTC; ``now`` when none
+    is recorded: typed prices), and its stale rows as ``ASSET: reason``."""
+    updated = pd.to_datetime(inventory.get("Updated", pd.Series(dtype=object)),
+                             errors="coerce").dropna()
+    as_of = now if updated.empty else updated.min().to_pydatetime().replace(tzinfo=UTC)
+    status = inventory.get("Status", pd.Series("", index=inventory.index)).fillna("").astype(str)
+    stale = [f"{asset}: {text.split(';')[0].removeprefix('stale:').strip()}"
+             for asset, text in zip(inventory.get("Asset", status), status, strict=True)
+             if text.startswith("stale:")]
+    return as_of, stale
+
+
 def make_sheet_file(
     inventory: pd.DataFrame, settings: Mapping[str, str], registry: ContractRegistry,
     workbook: Path, now: datetime, path: Path | None = None,
@@ -148,8 +161,9 @@ def make_sheet_file(
     with the workbook's settings. ``path`` defaults to :func:`hedge_sheet_path`."""
     path = path or hedge_sheet_path(workbook, settings["Hedge Sheet Folder"], now)
     distance = fraction(settings, "Min Liquidation Distance")
+    as_of, stale = prices_as_of(inventory, now)
     return write_hedge_sheet(
-        plan_hedge(inventory, registry, min_distance=distance), path, as_of=now,
+        plan_hedge(inventory, registry, min_distance=distance), path, as_of=as_of, stale=stale,
         source=settings["Price Source"],
         workbook_name=workbook.name,
         paper="letter" if settings["Paper"].lower() == "letter" else "a4",
@@ -167,11 +181,14 @@ def write_hedge_sheet(
     paper: Literal["a4", "letter"] = "a4",
     landscape: bool = True,
     moves: Sequence[float] = LADDER,
+    stale: Sequence[str] = (),
 ) -> Path:
     """Write the printable hedge sheet of ``plan`` (from ``plan_hedge``) to ``path``; return it.
 
     ``as_of`` is the time of the prices, ``source`` where they came from, ``workbook_name`` the
-    workbook the plan was made in; ``moves`` are the scenario ladder's price moves (fractions).
+    workbook or file the plan was made from; ``moves`` are the scenario ladder's price moves
+    (fractions), to which the ladder adds a row at each position's liquidation; ``stale`` lists
+    the holdings whose prices are the last good ones (``ASSET: reason``), printed in red.
     The file is written next to ``path`` and renamed into place (:func:`xlhedge.files.atomic_path`),
     so a reader never sees half a file and a failed write leaves an earlier sheet untouched.
     """
@@ -185,7 +202,7 @@ def write_hedge_sheet(
     plan = plan.reset_index(drop=True)
     # no scenarios (and no chart) when no holding could be planned
     planned = bool((plan["error"] == "").any())
-    ladder = scenario_summary(scenario_table(plan, moves)) if planned else None
+    ladder = scenario_summary(scenario_table(plan, ladder_moves(plan, moves))) if planned else None
     chart_moves = sorted({round(float(m), 10) for m in (*CHART_MOVES, *moves)})
     payoff = scenario_summary(scenario_table(plan, chart_moves)) if planned else None
 
@@ -203,10 +220,20 @@ def write_hedge_sheet(
         })
         _SheetWriter(workbook).write(
             plan, ladder, payoff, as_of=as_of, source=source, workbook_name=workbook_name,
+            stale=stale,
             paper=PAPER_SIZES[paper_key], landscape=landscape,
         )
         workbook.close()
     return target
+
+
+def ladder_moves(plan: pd.DataFrame, moves: Sequence[float]) -> list[float]:
+    """``moves`` and, for each position, the move to its liquidation price (rounded up to a
+    hundredth of a percent, so that the row shows it liquidated)."""
+    ok = plan[plan["error"] == ""]
+    at = [math.ceil(d * 10000) / 10000 for d in ok["liquidation_distance"]
+          if math.isfinite(d) and -0.99 < d <= 10]
+    return sorted({round(float(m), 10) for m in (*moves, *at)})
 
 
 def _naive_utc(moment: datetime) -> datetime:
@@ -382,6 +409,7 @@ class _SheetWriter:
     def write(
         self, plan: pd.DataFrame, ladder: pd.DataFrame | None, payoff: pd.DataFrame | None, *,
         as_of: datetime, source: str, workbook_name: str, paper: int, landscape: bool,
+        stale: Sequence[str],
     ) -> None:
         for col, width in enumerate(self.widths):
             self.ws.set_column(col, col, width)
@@ -390,7 +418,7 @@ class _SheetWriter:
         ok = plan[plan["error"] == ""]
         positions = plan_positions(plan)
         live = positions[positions["contracts"] > 0]
-        self.title(as_of, source, workbook_name)
+        self.title(as_of, source, workbook_name, stale)
         self.orders(live, ok[~(ok["contracts"] > 0)])
         top = self.summary(plan)
         if payoff is not None:
@@ -403,15 +431,21 @@ class _SheetWriter:
             self.ws.set_row(row, height)
         self.page_setup(paper, landscape, as_of, workbook_name)
 
-    def title(self, as_of: datetime, source: str, workbook_name: str) -> None:
+    def title(self, as_of: datetime, source: str, workbook_name: str,
+              stale: Sequence[str]) -> None:
         self.tall(0, points=24)
         self.text(0, 0, TITLE, bold=True, font_size=16, valign="top")
         facts = (("Prices as of", _when(as_of)), ("Price source", source),
-                 ("Workbook", workbook_name))
+                 ("Inventory from", workbook_name))
         for row, (label, value) in enumerate(facts, start=1):
             self.text(row, 1, label, bold=True)
             self.text(row, 2, value)
         self.row = len(facts)
+        if stale:
+            self.row += 1
+            self.span(self.row, 1, self.last_col, f"STALE PRICES for {len(stale)} holding(s): "
+                      f"the last good prices are used. {'; '.join(stale)}", bold=True,
+                      font_color=RED)
 
     def summary(self, plan: pd.DataFrame) -> int:
         """Key figures: labels in B, values in D. Returns the first row (the chart's top)."""
@@ -450,6 +484,11 @@ class _SheetWriter:
                 f"{a} ({c})" for a, c in zip(hit["asset"], hit["contract"], strict=True)))
             self.text(row, 1, LABELS["nearest_liquidation_on"])
             self.span(row, SUMMARY_VALUE_COL, CHART_COL - 1, names)
+            row += 1
+        if totals["errors"]:
+            self.note(row, f"The totals leave out the {int(totals['errors'])} holding(s) with "
+                      "errors (listed below): fix them and make the sheet again.", 1,
+                      CHART_COL - 1)
             row += 1
         self.row = max(row, top + CHART_ROWS)
         return top
