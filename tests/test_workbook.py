@@ -12,7 +12,12 @@ import pytest
 from xlhedge import udfs
 from xlhedge.excel import vba
 from xlhedge.excel.vba import MACROS_MODULE, macros_vba
-from xlhedge.excel.workbook import COMMITTED, build_workbook, xlwings_conf
+from xlhedge.excel.workbook import (
+    COMMITTED,
+    build_workbook,
+    conf_for_this_python,
+    xlwings_conf,
+)
 
 REQUIRED_SHEETS = ["Read Me", "Inventory", "Calculator", "Scenarios", "Contracts", "Settings",
                    "xlwings.conf"]
@@ -132,6 +137,33 @@ def test_user_copy_points_at_this_python(tmp_path):
     assert conf["Interpreter_Mac"] == sys.executable and conf["UDF Modules"] == "xlhedge.udfs"
 
 
+def test_conf_rows_only_for_keys_with_values(tmp_path):
+    rows = xlwings_conf({"Interpreter_Win": r"C:\Python\python.exe"})
+    assert [k for k, _ in rows] == ["Interpreter_Win", "UDF Modules", "Debug UDFs",
+                                    "Use UDF Server", "Show Console"]
+    assert all(v for _, v in rows)  # a blank row would shadow the user's own xlwings.conf
+    sheet = openpyxl.load_workbook(build_workbook(tmp_path / "B.xlsm", dict(rows)))[
+        "xlwings.conf"]
+    keys = [sheet.cell(r, 1).value for r in range(1, sheet.max_row + 1)]
+    assert keys == [k for k, _ in rows]  # column A contiguous, no blank keys
+
+
+def test_conda_on_windows_gets_conda_path_and_env(tmp_path):
+    env = tmp_path / "miniconda3" / "envs" / "hedge"
+    (env / "conda-meta").mkdir(parents=True)
+    conf = conf_for_this_python(str(env / "python.exe"), str(env), "win32")
+    assert conf["Conda Path"] == str(tmp_path / "miniconda3") and conf["Conda Env"] == "hedge"
+    assert "Interpreter_Win" not in conf
+    base = tmp_path / "miniconda3"
+    (base / "conda-meta").mkdir()
+    conf = conf_for_this_python(str(base / "python.exe"), str(base), "win32")
+    assert conf["Conda Path"] == str(base) and conf["Conda Env"] == "base"
+    plain = conf_for_this_python(r"C:\Py\python.exe", str(tmp_path / "venv"), "win32")
+    assert plain["Interpreter_Win"] == r"C:\Py\python.exe" and "Conda Path" not in plain
+    mac = conf_for_this_python("/usr/bin/python3", str(tmp_path / "venv"), "darwin")
+    assert mac["Interpreter_Mac"] == "/usr/bin/python3"
+
+
 def test_libreoffice_prints_calculator_with_numbers(built, pdf_text):
     text = pdf_text(built)
     page = next(p for p in text.split("\f") if "1. The guides' case" in p)
@@ -145,4 +177,5 @@ def test_function_wizard_help_for_every_function(built):
     assert "Sub Auto_Open()" in text
     public = [n for n in dir(udfs) if n.isupper() and callable(getattr(udfs, n))]
     for name in public:
-        assert f'Application.MacroOptions Macro:="{name}"' in text, name
+        qualified = f'Application.MacroOptions Macro:="\'" & ThisWorkbook.Name & "\'!{name}"'
+        assert qualified in text, name

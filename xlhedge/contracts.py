@@ -163,10 +163,9 @@ def format_tiers(tiers: Iterable[MarginTier]) -> str:
 
 
 def _number_text(value: float) -> str:
-    """``value`` as short text that reads back exactly: ``:g`` (1e+06), or all the digits needed
-    where six significant digits would round (``:g`` writes 1234567 as 1.23457e+06)."""
-    text = f"{value:g}"
-    return text if float(text) == value else np.format_float_positional(float(value), trim="-")
+    """``value`` as short text that reads back exactly, never in exponent form (a spreadsheet
+    user reads 1000000, not 1e+06)."""
+    return str(np.format_float_positional(float(value), trim="-"))
 
 
 def parse_tiers(text: str) -> tuple[MarginTier, ...]:

@@ -74,7 +74,7 @@ LABELS: dict[str, str] = {
     "hedged_usd": "Hedged notional (USD)",
     "coverage": "Coverage (hedged / exposure)",
     "net_delta_usd": "Net USD delta left (unhedged)",
-    "margin_coin": "Isolated margin to post",  # one line per coin: "Isolated margin to post, BTC"
+    "margin_coin": "Margin to post",  # one line per coin: "Margin to post, BTC"
     "margin_usd": "Margin to post, all coins at mark (USD)",
     "funding_per_day_usd": "Funding per day at current rates (USD, + = you receive)",
     "funding_30d_usd": "Funding per 30 days at current rates (USD, + = you receive)",

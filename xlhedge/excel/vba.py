@@ -224,7 +224,8 @@ def function_help_vba() -> list[str]:
         info = getattr(decorated, name).__xlfunc__
         docs = ", ".join(_vba_text(arg["doc"]) for arg in info["args"] if not arg["vba"])
         lines += [
-            f'    Application.MacroOptions Macro:="{name}", '
+            # qualified with this workbook, so that two open copies each describe their own
+            f'    Application.MacroOptions Macro:="\'" & ThisWorkbook.Name & "\'!{name}", '
             f'Description:={_vba_text(info["ret"]["doc"])}, Category:="{info["category"]}", _',
             f"        ArgumentDescriptions:=Array({docs})",
         ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import math
 import sys
 import textwrap
 from collections.abc import Mapping, Sequence
@@ -29,7 +30,7 @@ from xlsxwriter.worksheet import Worksheet
 import xlhedge
 from xlhedge import udfs
 from xlhedge.columns import NEVER, UNITS, shown_in
-from xlhedge.contracts import TABLE_COLUMNS, default_registry
+from xlhedge.contracts import default_registry
 from xlhedge.examples import example_inventory
 from xlhedge.excel import vba
 from xlhedge.excel.calcsheet import CalcSheet, Rng, Text
@@ -50,11 +51,23 @@ BUILT_AT = datetime(2026, 1, 1)  # fixed, so that a rebuild is identical to the 
 INVENTORY_FIRST_ROW = 4  # 0-based row of the table header (rows above hold title and buttons)
 
 
-def conf_for_this_python() -> dict[str, str]:
-    """xlwings.conf settings that make Excel use the Python running this code."""
-    conf = {"Interpreter_Win": "", "Interpreter_Mac": ""}
-    key = "Interpreter_Win" if sys.platform.startswith("win") else "Interpreter_Mac"
-    conf[key] = sys.executable
+def conf_for_this_python(
+    executable: str = sys.executable, prefix: str = sys.prefix, platform: str = sys.platform,
+) -> dict[str, str]:
+    """xlwings.conf settings that make Excel use the Python running this code.
+
+    A conda Python (``prefix/conda-meta`` exists) on Windows gets ``Conda Path`` and ``Conda
+    Env`` instead of an interpreter: xlwings' documentation says conda needs them (else NumPy
+    fails to import in Excel).
+    """
+    conf: dict[str, str] = {}
+    env = Path(prefix)
+    if platform.startswith("win") and (env / "conda-meta").is_dir():
+        under_envs = env.parent.name == "envs"
+        conf["Conda Path"] = str(env.parents[1] if under_envs else env)
+        conf["Conda Env"] = env.name if under_envs else "base"
+    else:
+        conf["Interpreter_Win" if platform.startswith("win") else "Interpreter_Mac"] = executable
     package_parent = Path(xlhedge.__file__).resolve().parents[1]
     if "site-packages" not in package_parent.parts:
         conf["PYTHONPATH"] = str(package_parent)
@@ -72,6 +85,11 @@ class Formats:
         self.wrap = book.add_format({"text_wrap": True, "valign": "top"})
         self.note = book.add_format({"italic": True, "font_color": "#555555"})
         self.input = book.add_format({"bg_color": "#FFF2CC", "border": 1})
+        self.market = book.add_format({"bg_color": "#DDEBF7", "border": 1})
+        self.ratio = book.add_format({"num_format": "0.00"})
+        self.day = book.add_format({"num_format": "yyyy-mm-dd"})
+        self.indented = book.add_format({"indent": 1})
+        self.wrapped = book.add_format({"text_wrap": True, "valign": "top"})
         self.usd = book.add_format({"num_format": "#,##0.00"})
         self.coin = book.add_format({"num_format": "0.00000000"})
         self.count = book.add_format({"num_format": "#,##0.###"})
@@ -128,12 +146,28 @@ def _write(path: Path, project: bytes, conf: dict[str, str], holdings: pd.DataFr
     _contracts(contracts, fmt)
     _settings(book, settings, fmt)
     _xlwings_conf(xlconf, conf)
-    inventory.activate()
+    readme.activate()  # a first-time user starts with the five steps
     book.close()
 
 
 README_LINES = (
-    ("HedgePlanner: hedge spot crypto with coin-margined (inverse) perpetual futures", "title"),
+    ("HedgePlanner", "title"),
+    ("Hedge spot crypto with coin-margined (inverse) perpetual futures", "heading"),
+    ("", ""),
+    ("Your first hedge, in five steps", "heading"),
+    ("1. Holdings: on the Inventory sheet, type each coin you hold (Asset, Quantity) and its "
+     "Price. Collateral is coin of the contract's settle currency already on the exchange.",
+     "wrap"),
+    ("2. Contract: pick a symbol in the Contract column (the Contracts sheet lists them); set "
+     "Leverage, Margin Mode (isolated, or cross with the coins on the exchange) and, with two "
+     "accounts on one exchange, Account.", "wrap"),
+    ("3. Refresh: press Refresh inventory (or run: xlhedge refresh MyHedge.xlsm). It fetches "
+     "prices as Settings say and fills the plan columns.", "wrap"),
+    ("4. Read the plan: per row its contracts, its margin in the Settle coin, the liquidation "
+     "price of its position (rows on one contract and account are one position on the "
+     "exchange) and a Status saying what to look at.", "wrap"),
+    ("5. Print: press Make hedge sheet. Page 1 lists one order per position, in the exchange's "
+     "own unit, and the transfers to make first; tick them off as you go.", "wrap"),
     ("", ""),
     ("What this is", "heading"),
     ("Keep your holdings in the Inventory table; press Refresh inventory to get today's hedge: "
@@ -153,20 +187,26 @@ README_LINES = (
     ("What works where", "heading"),
     ("Formulas such as =HEDGE_CONTRACTS(): Excel for Windows with xlwings (an xlwings limit).",
      "text"),
-    ("Buttons (Refresh inventory, Make hedge sheet): Excel for Windows and macOS.", "text"),
-    ("Everywhere else (Excel without Python, Excel for Mac formulas, LibreOffice): you see the "
-     "values saved in the file when it was last computed.", "wrap"),
+    ("Buttons (Refresh inventory, Make hedge sheet): Excel for Windows and macOS. On macOS run "
+     "xlwings' one-time setup first, in a terminal: xlwings runpython install", "wrap"),
+    ("Everywhere else (Excel without Python, Excel for Mac formulas): you see the values saved "
+     "in the file when it was last computed. LibreOffice shows them too, except that it "
+     "recalculates the spilled table on Scenarios (#VALUE! there): the saved copy beside it "
+     "has the numbers.", "wrap"),
     ("", ""),
     ("The sheets", "heading"),
-    ("Inventory: your holdings (yellow columns are yours; the others are filled by Refresh). "
-     "Add your own columns freely: Refresh keeps them. Status says what to look at per row.",
-     "wrap"),
+    ("Inventory: your holdings (yellow columns are yours; blue ones, Price, Mark Price and "
+     "Funding Rate, are yours with the table price source and filled by a live one; the others "
+     "are filled by Refresh). Mark Price and Liq. Price are prices of the contract's coin (for "
+     "SOL hedged with BTC contracts: BTC prices), Margin is in the Settle coin. Add your own "
+     "columns freely: Refresh keeps them. Status says what to look at per row.", "wrap"),
     ("Calculator: a worked example of every function, including 1 BTC at 60,000 hedged 1:1.",
      "wrap"),
     ("Scenarios: what price moves from -50% to +100% do to a hedged holding, with a chart.",
      "wrap"),
     ("Contracts: the contract specs (editable; your edits override the built-in ones).", "wrap"),
-    ("Settings: price source (table, csv:PATH, ccxt:EXCHANGE), paper and orientation.", "wrap"),
+    ("Settings: price source (table, csv:PATH, ccxt:EXCHANGE), paper, orientation and the "
+     "minimum liquidation distance the margin to post keeps.", "wrap"),
     ("", ""),
     ("Functions", "heading"),
     *(
@@ -190,7 +230,7 @@ def _readme(sheet: Worksheet, fmt: Formats) -> None:
     row = 0
     for text, style in README_LINES:
         # short lines rather than wrapped cells: row heights then need no autofit
-        for line in textwrap.wrap(text, 95, subsequent_indent="   ") or [""]:
+        for line in textwrap.wrap(text, 90, subsequent_indent="   ") or [""]:
             if line:
                 sheet.write_string(row, 0, line, getattr(fmt, style if style != "wrap" else "text"))
             row += 1
@@ -237,6 +277,9 @@ def _inventory(sheet: Worksheet, fmt: Formats, holdings: pd.DataFrame) -> None:
     body = (top + 1, last_row - 1)
     for j, name in enumerate(names):
         sheet.set_column(j, j, declared[name].width)
+        if declared[name].role == "market" and declared[name].unit != "date":
+            sheet.conditional_format(body[0], j, body[1], j, {"type": "no_blanks",
+                                                              "format": fmt.market})
         if declared[name].role == "input":
             sheet.conditional_format(body[0], j, body[1], j, {"type": "no_blanks",
                                                               "format": fmt.input})
@@ -245,8 +288,7 @@ def _inventory(sheet: Worksheet, fmt: Formats, holdings: pd.DataFrame) -> None:
     sheet.conditional_format(body[0], distance, body[1], distance, {
         "type": "cell", "criteria": "<", "value": 0.3, "format": fmt.alarm})
     sheet.freeze_panes(top + 1, 1)
-    _print_setup(sheet, landscape=True)
-    sheet.repeat_rows(top)
+    _print_wide(sheet, top)
 
 
 def _write_cell(sheet: Worksheet, row: int, col: int, value: object, style: Format,
@@ -298,10 +340,23 @@ def _print_setup(sheet: Worksheet, landscape: bool) -> None:
     sheet.set_footer("&L&A&RPage &P of &N")
 
 
+def _print_wide(sheet: Worksheet, header_row: int) -> None:
+    """A wide table printed so that a person can read it: landscape, 60%, page after page to the
+    right with its header row and first column repeated on each page."""
+    sheet.set_landscape()
+    sheet.set_paper(9)  # A4
+    sheet.set_print_scale(60)
+    sheet.print_across()
+    sheet.repeat_rows(header_row)
+    sheet.repeat_columns(0)
+    sheet.set_footer("&L&A&RPage &P of &N")
+
+
 def _calculator(sheet: Worksheet, fmt: Formats) -> None:
     calc = CalcSheet(sheet, fmt.text)
     sheet.set_column(0, 0, 54)
-    sheet.set_column(1, 5, 18)
+    sheet.set_column(1, 1, 24)  # room for a contract symbol
+    sheet.set_column(2, 5, 18)
     sheet.set_column(6, 6, 60)
     calc.put("A1", "Calculator: a worked example of every function", fmt.title)
     calc.put("A2", "Yellow cells are inputs. Formulas need Excel for Windows with xlwings; "
@@ -385,7 +440,7 @@ def _other_examples(calc: CalcSheet, fmt: Formats) -> None:
         calc.put(f"A{37 + i}", s, fmt.input)
         calc.put(f"B{37 + i}", b, fmt.input)
     calc.put("A46", "Minimum-variance hedge ratio", fmt.label)
-    calc.call("B46", udfs.HEDGE_RATIO, Rng("A37:A44"), Rng("B37:B44"), fmt=fmt.number)
+    calc.call("B46", udfs.HEDGE_RATIO, Rng("A37:A44"), Rng("B37:B44"), fmt=fmt.ratio)
     calc.put("A47", "SOL held", fmt.label)
     calc.put("B47", 400, fmt.input)
     calc.put("A48", "Same USD in BTC (SOL value / BTC price)", fmt.label)
@@ -430,6 +485,7 @@ def _scenarios(book: Workbook, sheet: Worksheet, fmt: Formats) -> None:
     calc = CalcSheet(sheet, fmt.text)
     sheet.set_column(0, 1, 22)
     sheet.set_column(2, 8, 16)
+    sheet.set_column(10, 16, 16)
     calc.put("A1", "Scenarios: 1 BTC hedged with BINANCE:BTCUSD_PERP at 3x", fmt.title)
     inputs = (("Quantity (BTC)", 1, fmt.input), ("Price now (USD)", 60000, fmt.input),
               ("Contract value (USD)", 100, fmt.input), ("Leverage", 3, fmt.input),
@@ -453,6 +509,13 @@ def _scenarios(book: Workbook, sheet: Worksheet, fmt: Formats) -> None:
                       Rng(f"A{first}:A{last}"), 0, "B10", "B9", fmt=fmt.usd)
     if not isinstance(table, list):
         raise RuntimeError(f"HEDGE_SCENARIOS failed while building the workbook: {table}")
+    # a saved copy of the values beside the live table: LibreOffice recalculates the spilled
+    # table (it shows #VALUE! there) and every viewer still has the numbers
+    calc.put("K11", "Saved copy (values as built; the live table is left)", fmt.label)
+    for i, line in enumerate(table):
+        for j, value in enumerate(line):
+            calc.put(f"{'KLMNOPQ'[j]}{12 + i}", value,
+                     None if isinstance(value, str) else (fmt.percent if j == 0 else fmt.usd))
     chart = book.add_chart({"type": "scatter", "subtype": "straight"})
     for column, name in (("E", "Unhedged value (USD)"), ("H", "Hedged value (USD)")):
         chart.add_series({
@@ -475,42 +538,54 @@ def _contracts(sheet: Worksheet, fmt: Formats) -> None:
     frame = default_registry().to_frame()
     styles = {"Contract Value": fmt.number, "Tick Size": fmt.number, "Lot Size": fmt.number,
               "Min Order": fmt.number, "Maker Fee": fmt.rate, "Taker Fee": fmt.rate,
-              "As Of": fmt.date}
+              "As Of": fmt.day, "Settle": fmt.indented, "Source": fmt.wrapped,
+              "MM Tiers": fmt.wrapped}
+    widths = {"Symbol": 24, "MM Tiers": 40, "Source": 70, "Order Field": 20, "As Of": 12}
     columns = [{"header": name, "format": styles.get(name, fmt.text)} for name in frame.columns]
     sheet.write_string(0, 0, "Contracts: edit a value to override the built-in spec; add rows "
                        "for more contracts. MM Tiers: floor:mmr@max_leverage; ...", fmt.note)
     sheet.add_table(1, 0, 1 + len(frame), len(columns) - 1, {
         "name": "Contracts", "columns": columns, "style": "Table Style Light 9"})
-    for i, row in enumerate(frame.itertuples(index=False), start=2):
-        for j, value in enumerate(row):
-            if list(TABLE_COLUMNS.values())[j] == "As Of":
+    for i, row in enumerate(frame.to_dict("records"), start=2):
+        for j, (name, value) in enumerate(row.items()):
+            if name == "As Of":
                 sheet.write_datetime(i, j, datetime.combine(value, datetime.min.time()),
-                                     fmt.date)
+                                     fmt.day)
             else:
                 _write_cell(sheet, i, j, value, columns[j]["format"], fmt)
+        # wrapped Source and MM Tiers: tall enough for their lines (no autofit in a file)
+        lines = max(math.ceil(len(str(row[name])) * 1.15 / widths[name])
+                    for name in ("Source", "MM Tiers"))
+        sheet.set_row(i, 13.0 * max(lines, 1) + 2)
     for j, name in enumerate(frame.columns):
-        sheet.set_column(j, j, {"Symbol": 24, "MM Tiers": 50, "Source": 80}.get(name, 12))
+        # headings fit on one line (the table's filter button takes about two characters)
+        sheet.set_column(j, j, widths.get(name, max(len(name) + 4, 10)))
     sheet.freeze_panes(2, 1)
-    _print_setup(sheet, landscape=True)
+    _print_wide(sheet, 1)
 
 
 def _settings(book: Workbook, sheet: Worksheet, fmt: Formats) -> None:
-    sheet.set_column(0, 0, 22)
+    sheet.set_column(0, 0, 26)
     sheet.set_column(1, 1, 30)
     sheet.set_column(2, 2, 90)
-    sheet.add_table(0, 0, len(SETTINGS), 2, {
+    sheet.write_string(0, 0, "Settings", fmt.title)
+    sheet.write_string(1, 0, "Blank values take the default shown in the notes.", fmt.note)
+    top = 3
+    sheet.add_table(top, 0, top + len(SETTINGS), 2, {
         "name": "Settings", "style": "Table Style Light 9",
         "columns": [{"header": h} for h in ("Setting", "Value", "Notes")]})
-    for i, setting in enumerate(SETTINGS, start=1):
+    for i, setting in enumerate(SETTINGS, start=top + 1):
         sheet.write_string(i, 0, setting.label, fmt.label)
         sheet.write_string(i, 1, setting.default, fmt.input)
-        sheet.write_string(i, 2, setting.note, fmt.note)
+        sheet.write_string(i, 2, f"{setting.note} (default: {setting.default or 'blank'})",
+                           fmt.note)
         book.define_name(setting.name, f"=Settings!$B${i + 1}")
         if setting.choices:
             sheet.data_validation(i, 1, i, 1, {"validate": "list",
                                                "source": list(setting.choices)})
-    sheet.data_validation(1, 1, 1, 1, {"validate": "any", "input_title": "Price source",
-                                       "input_message": "table, csv:PATH or ccxt:EXCHANGE"})
+    sheet.data_validation(top + 1, 1, top + 1, 1, {
+        "validate": "any", "input_title": "Price source",
+        "input_message": "table, csv:PATH or ccxt:EXCHANGE"})
     _print_setup(sheet, landscape=True)
 
 
@@ -525,14 +600,15 @@ def xlwings_conf(conf: Mapping[str, str]) -> list[tuple[str, str]]:
     defaults = {"UDF Modules": "xlhedge.udfs", "Debug UDFs": "False", "Use UDF Server": "False",
                 "Show Console": "False"}
     values = defaults | dict(conf)
-    return [(key, values.get(key, "")) for key in XLWINGS_CONF_KEYS]
+    # only keys with a value: xlwings takes a key that is present, even blank, over the user's
+    # own xlwings.conf, so a blank row would shadow their setting
+    return [(key, values[key]) for key in XLWINGS_CONF_KEYS if values.get(key)]
 
 
 def _xlwings_conf(sheet: Worksheet, conf: Mapping[str, str]) -> None:
     for row, (key, value) in enumerate(xlwings_conf(conf)):
         sheet.write_string(row, 0, key)
-        if value:
-            sheet.write_string(row, 1, value)
+        sheet.write_string(row, 1, value)
     sheet.set_column(0, 0, 20)
     sheet.set_column(1, 1, 60)
     sheet.hide()
