@@ -599,3 +599,10 @@ def test_pdf_time_out_and_failure(sheet_path: Path, tmp_path: Path, fake_soffice
     with pytest.raises(PdfConversionError, match="could not be loaded"):
         to_pdf(sheet_path, tmp_path / "x.pdf")
     assert not (tmp_path / "x.pdf").exists()
+
+
+def test_no_text_under_8_points(sheet_path: Path) -> None:
+    with zipfile.ZipFile(sheet_path) as archive:
+        styles = archive.read("xl/styles.xml").decode()
+    sizes = [float(s) for s in re.findall(r'<sz val="([0-9.]+)"', styles)]
+    assert sizes and min(sizes) >= 8

@@ -179,3 +179,30 @@ def test_function_wizard_help_for_every_function(built):
     for name in public:
         qualified = f'Application.MacroOptions Macro:="\'" & ThisWorkbook.Name & "\'!{name}"'
         assert qualified in text, name
+
+
+def test_headings_and_dates_fit_their_columns(built):
+    """No clipped heading, no ### for a date: each column at least as wide as what it shows."""
+    book = openpyxl.load_workbook(built)
+    for name in ("Inventory", "Contracts"):
+        sheet = book[name]
+        table = sheet.tables[name]
+        widths = {i: d.width for d in sheet.column_dimensions.values()
+                  for i in range(d.min, d.max + 1)}  # <col> elements may span several columns
+        first_col = openpyxl.utils.cell.range_boundaries(table.ref)[0]
+        for offset, column in enumerate(table.tableColumns):
+            width = widths[first_col + offset]
+            assert width >= len(column.name) + 2, (name, column.name, width)
+    contracts = book["Contracts"]
+    as_of = next(c for c in contracts[2] if c.value == "As Of")
+    assert contracts.cell(3, as_of.column).number_format == "yyyy-mm-dd"
+    assert contracts.column_dimensions[as_of.column_letter].width >= 11
+
+
+def test_opens_on_read_me_with_the_first_steps(built):
+    book = openpyxl.load_workbook(built)
+    assert book.active.title == "Read Me"
+    texts = [c.value for row in book["Read Me"].iter_rows() for c in row if c.value]
+    assert "Your first hedge, in five steps" in texts
+    assert sum(1 for t in texts if t[:2] in ("1.", "2.", "3.", "4.", "5.")) >= 5
+    assert book["Settings"]["A1"].value == "Settings"
