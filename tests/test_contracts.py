@@ -159,7 +159,7 @@ def test_builtin_specs_keep_the_numbers_of_the_old_module():
     linear = get_contract("BINANCE:BTCUSDT")
     assert (linear.quote, linear.settle, linear.lot_size) == ("USDT", "USDT", 0.001)
     assert linear.tiers[-1] == MarginTier(floor=300_000_000, mmr=0.5, max_leverage=1)
-    assert len(default_registry()) == 11
+    assert len(default_registry()) == 16
     assert {s.as_of for s in default_registry()} == {BUILTIN_AS_OF}
 
 
@@ -196,7 +196,7 @@ def test_format_tiers_reads_back_exactly():
     tiers = (MarginTier(floor=0, mmr=0.004), MarginTier(floor=1_234_567, mmr=0.0123456789))
     assert parse_tiers(format_tiers(tiers)) == tiers
     assert format_tiers(get_contract("BYBIT:BTCUSDT").tiers).startswith(
-        "0:0.005@100; 2e+06:0.0056@90; 2.6e+06:0.0063@80; ")
+        "0:0.005@100; 2000000:0.0056@90; 2600000:0.0063@80; ")
 
 
 # --- a user's rows: defaults, inheritance, every error at once ---------------------------------
@@ -484,9 +484,10 @@ def test_bybit_inverse_tiers_and_close_fee():
                               MarginTier(floor=150, mmr=0.01, max_leverage=66.67))
     assert spec.tick_size == 0.1  # ccxt bybit fixture: BTCUSD tickSize 0.10
     assert "unconfirmed" in spec.source
-    for symbol in ("BYBIT:BTCUSD", "BYBIT:ETHUSD"):
+    bybit_inverse = ("BYBIT:BTCUSD", "BYBIT:ETHUSD", "BYBIT:LTCUSD")
+    for symbol in bybit_inverse:
         assert get_contract(symbol).close_fee_in_bankruptcy is True
-    others = [s for s in default_registry() if s.symbol not in ("BYBIT:BTCUSD", "BYBIT:ETHUSD")]
+    others = [s for s in default_registry() if s.symbol not in bybit_inverse]
     assert not any(s.close_fee_in_bankruptcy for s in others)
 
 
@@ -512,3 +513,72 @@ def test_okx_btc_swap_max_leverage_from_the_ccxt_fixture():
 def test_every_builtin_source_says_what_was_confirmed():
     for spec in default_registry():
         assert "confirmed" in spec.source or "Binance announcement" in spec.source, spec.symbol
+
+
+ALT_INVERSE = [
+    "BINANCE:SOLUSD_PERP",
+    "BINANCE:XRPUSD_PERP",
+    "BINANCE:ADAUSD_PERP",
+    "BINANCE:LTCUSD_PERP",
+    "BYBIT:LTCUSD",
+]
+
+
+@pytest.mark.parametrize("symbol", ALT_INVERSE)
+def test_alt_inverse_perpetuals_settle_in_their_coin(symbol: str) -> None:
+    spec = get_contract(symbol)
+    coin = spec.native_id.split("USD")[0]
+    assert spec.contract_type == "inverse" and spec.quote == "USD"
+    assert spec.underlying == spec.settle == coin
+    assert "confirmed" in spec.source
+
+
+@pytest.mark.parametrize(
+    ("symbol", "field", "value"),
+    [
+        # Binance FAQ: COIN-M Contract Specifications, altcoin contracts usually 10 USD
+        pytest.param("BINANCE:SOLUSD_PERP", "contract_value", 10, id="binance-faq-alts-10usd-sol"),
+        pytest.param("BINANCE:XRPUSD_PERP", "contract_value", 10, id="binance-faq-alts-10usd-xrp"),
+        # Binance announcement 2024-08-08: SOLUSD COIN-M quarterlies tick 0.001, 20x
+        pytest.param("BINANCE:SOLUSD_PERP", "tick_size", 0.001, id="binance-sol-quarterly-tick"),
+        # Binance FAQ: Leverage and Margin in Coin-Margined Futures Contracts, 20x table
+        pytest.param("BINANCE:ADAUSD_PERP", "max_leverage", 20, id="binance-faq-20x-table-ada"),
+        # ccxt binance fixture: the USD-M siblings' ticks (XRPUSDT 0.0001, LTCUSDT 0.01)
+        pytest.param("BINANCE:XRPUSD_PERP", "tick_size", 0.0001, id="ccxt-binance-xrpusdt-tick"),
+        pytest.param("BINANCE:LTCUSD_PERP", "tick_size", 0.01, id="ccxt-binance-ltcusdt-tick"),
+        # ccxt bybit fixture: LTCUSD InversePerpetual
+        pytest.param("BYBIT:LTCUSD", "contract_value", 1, id="ccxt-bybit-ltcusd-contractsize"),
+        pytest.param("BYBIT:LTCUSD", "tick_size", 0.01, id="ccxt-bybit-ltcusd-ticksize"),
+        pytest.param("BYBIT:LTCUSD", "lot_size", 1, id="ccxt-bybit-ltcusd-qtystep"),
+        pytest.param("BYBIT:LTCUSD", "min_order", 1, id="ccxt-bybit-ltcusd-minorderqty"),
+        pytest.param("BYBIT:LTCUSD", "max_leverage", 50, id="ccxt-bybit-ltcusd-maxleverage"),
+        pytest.param("BYBIT:LTCUSD", "funding_interval_hours", 8, id="ccxt-bybit-ltcusd-480min"),
+    ],
+)
+def test_alt_inverse_literal_values(symbol: str, field: str, value: float) -> None:
+    assert getattr(get_contract(symbol), field) == value
+
+
+def test_alt_inverse_tiers_are_single_and_flagged_unconfirmed() -> None:
+    for symbol in ALT_INVERSE:
+        spec = get_contract(symbol)
+        assert len(spec.tiers) == 1 and spec.tiers[0].max_leverage == spec.max_leverage
+        assert "MM tiers not found" in spec.source and "unconfirmed" in spec.source
+    bybit = get_contract("BYBIT:LTCUSD")
+    assert bybit.close_fee_in_bankruptcy and bybit.order_field == get_contract(
+        "BYBIT:BTCUSD").order_field
+
+
+@pytest.mark.parametrize(
+    ("typed", "suggested"),
+    [
+        ("BINANCE:SOLUSD", "BINANCE:SOLUSD_PERP"),
+        ("BINANCE:XRPUSD", "BINANCE:XRPUSD_PERP"),
+        ("BYBIT:LTCUSD_PERP", "BYBIT:LTCUSD"),
+    ],
+)
+def test_closest_suggests_the_alt_perpetual(typed: str, suggested: str) -> None:
+    assert suggested in default_registry().closest(typed)
+    with pytest.raises(UnknownContractError) as info:
+        get_contract(typed)
+    assert suggested in str(info.value)
