@@ -606,3 +606,19 @@ def test_no_text_under_8_points(sheet_path: Path) -> None:
         styles = archive.read("xl/styles.xml").decode()
     sizes = [float(s) for s in re.findall(r'<sz val="([0-9.]+)"', styles)]
     assert sizes and min(sizes) >= 8
+
+
+def test_portrait_is_laid_out_for_portrait(plan: pd.DataFrame, tmp_path: Path) -> None:
+    path = write_hedge_sheet(plan, tmp_path / "portrait.xlsx", as_of=AS_OF, source=SOURCE,
+                             workbook_name=WORKBOOK, landscape=False, paper="letter")
+    ws = openpyxl.load_workbook(path).worksheets[0]
+    assert ws.page_setup.orientation == "portrait" and ws.page_setup.paperSize == 1
+    header = header_row_of(ws, "Order", H["liquidation_distance"])
+    shown = [ws.cell(header, c).value for c in range(1, ws.max_column + 1)]
+    # the few columns a portrait page has room for, not the landscape table squeezed
+    assert shown[:3] == ["#", "Hedges", "Order"] and H["fee_to_open_coin"] not in shown
+    width = sum(ws.column_dimensions[get_column_letter(c)].width for c in range(1, 10))
+    assert width < 135  # landscape is about 220: portrait holds this at a readable size
+    checklist = cell_with(ws, SECTIONS["checklist"])
+    ladder = cell_with(ws, SECTIONS["ladder"])
+    assert checklist.row > ladder.row and checklist.column == 1  # under the ladder

@@ -21,8 +21,11 @@ from typing import Literal
 NEVER = "never"  # how every face shows a price that is never reached (a 1x short's liquidation)
 
 Role = Literal["input", "market", "computed", "plan"]
-Face = Literal["inventory", "report", "file", "sheet"]
-ALL_FACES: frozenset[Face] = frozenset({"inventory", "report", "file", "sheet"})
+#: Where a column shows: the Inventory table, the terminal's row table, the plan file, the
+#: positions table (hedge sheet orders and the terminal's positions), and of those the few a
+#: portrait hedge sheet has room for ("compact").
+Face = Literal["inventory", "report", "file", "sheet", "compact"]
+ALL_FACES: frozenset[Face] = frozenset({"inventory", "report", "file", "sheet"})  # by default
 
 
 @dataclass(frozen=True)
@@ -117,13 +120,12 @@ COLUMNS: tuple[Column, ...] = (
     Column("account", "Account", role="input", faces=frozenset({"inventory", "file"}),
            position="same"),
     Column("margin_mode", "Margin Mode", role="input",
-           faces=frozenset({"inventory", "file", "sheet"}), position="same"),
+           faces=frozenset({"compact", "inventory", "file", "sheet"}), position="same"),
     Column("hedge_ratio", "Hedge Ratio", "percent", "input", faces=frozenset({"inventory",
                                                                                "file"}),
            aliases=("ratio",)),
-    Column("leverage", "Leverage", "leverage", "input", faces=frozenset({"inventory", "file",
-                                                                          "sheet"}),
-           position="same"),
+    Column("leverage", "Leverage", "leverage", "input",
+           faces=frozenset({"compact", "inventory", "file", "sheet"}), position="same"),
     Column("collateral", "Collateral", "settle", "input", faces=frozenset({"inventory", "file"}),
            position="sum"),
     Column("price", "Price", "price", "market", faces=frozenset({"inventory", "file"}),
@@ -139,7 +141,8 @@ COLUMNS: tuple[Column, ...] = (
            faces=frozenset({"file"}), position="sum"),
     Column("target_usd", "Target (USD)", "usd", total=True, faces=frozenset({"file"}),
            position="sum"),
-    Column("contracts", "Contracts", "count", "computed", position="sum"),
+    Column("contracts", "Contracts", "count", "computed", position="sum",
+           faces=ALL_FACES | {"compact"}),
     Column("contract_value", "Contract Value", "size", faces=frozenset({"file", "sheet"}),
            position="same"),
     Column("hedged_usd", "Hedged (USD)", "usd", "computed", total=True, position="sum"),
@@ -149,11 +152,14 @@ COLUMNS: tuple[Column, ...] = (
            faces=frozenset({"file"}), position="sum"),
     Column("initial_margin_coin", "Initial Margin (coin)", "settle",
            faces=frozenset({"file"}), position="sum"),
-    Column("margin_coin", "Margin (coin)", "settle", "computed", position="sum"),
+    Column("margin_coin", "Margin (coin)", "settle", "computed", position="sum",
+           faces=ALL_FACES | {"compact"}),
     Column("settle", "Settle", role="computed", faces=frozenset({"inventory", "report", "file"}),
            position="same"),
-    Column("liquidation_price", "Liq. Price", "price", "computed", position="same"),
-    Column("liquidation_distance", "Liq. Distance", "distance", "computed", position="same"),
+    Column("liquidation_price", "Liq. Price", "price", "computed", position="same",
+           faces=ALL_FACES | {"compact"}),
+    Column("liquidation_distance", "Liq. Distance", "distance", "computed", position="same",
+           faces=ALL_FACES | {"compact"}),
     Column("funding_annual", "Funding (yearly)", "percent", faces=frozenset({"file"}),
            position="same"),
     Column("funding_per_day_coin", "Funding / Day (coin)", "settle",

@@ -25,7 +25,7 @@ import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
-from xlhedge.columns import NEVER, UNITS, Column, shown_in
+from xlhedge.columns import NEVER, UNITS, Column, Face, shown_in
 from xlhedge.contracts import ContractRegistry
 from xlhedge.errors import InputError
 from xlhedge.files import atomic_path
@@ -99,14 +99,17 @@ def _sheet_width(column: Column) -> float:
     return max(UNITS[column.unit].width, longest + 2.0, column.min_width)
 
 
-def sheet_columns() -> tuple[Column, ...]:
-    """The plan columns the orders table shows after #, Asset and Order, as declared in
-    :mod:`xlhedge.columns`; the unwind table shows the ``UNWIND_KEYS`` among them."""
-    return tuple(c for c in shown_in("sheet") if c.key != "asset")
+def sheet_columns(compact: bool = False) -> tuple[Column, ...]:
+    """The plan columns the orders table shows after #, Hedges and Order, as declared in
+    :mod:`xlhedge.columns` (``compact``: the few a portrait page has room for); the unwind
+    table shows the ``UNWIND_KEYS`` among them."""
+    face: Face = "compact" if compact else "sheet"
+    return tuple(c for c in shown_in(face) if c.key != "asset")
 
 
 UNWIND_KEYS = ("contracts", "contract_value", "hedged_usd")
 FIRST_COLUMNS: tuple[tuple[str, float], ...] = (("#", 4), ("Hedges", 13), ("Order", 52))
+COMPACT_FIRST_COLUMNS: tuple[tuple[str, float], ...] = (("#", 4), ("Hedges", 14), ("Order", 34))
 LADDER_HEADERS: tuple[str, ...] = (
     "Price move", "Hedges liquidated", "Unhedged value (USD)", "Hedge PnL (USD)",
     "Hedged value (USD)",
@@ -218,7 +221,7 @@ def write_hedge_sheet(
             "comments": f"Prices as of {_when(as_of)} from {source}",
             "created": _naive_utc(as_of),
         })
-        _SheetWriter(workbook).write(
+        _SheetWriter(workbook, compact=not landscape).write(
             plan, ladder, payoff, as_of=as_of, source=source, workbook_name=workbook_name,
             stale=stale,
             paper=PAPER_SIZES[paper_key], landscape=landscape,
@@ -323,12 +326,16 @@ def _footer_text(value: str, limit: int) -> str:
 class _SheetWriter:
     """Writes the sections top to bottom; ``row`` is the next free row."""
 
-    def __init__(self, workbook: xlsxwriter.Workbook) -> None:
+    def __init__(self, workbook: xlsxwriter.Workbook, compact: bool = False) -> None:
+        """``compact``: laid out for a portrait page (fewer order columns, the checklist under
+        the ladder rather than beside it)."""
         self.workbook = workbook
+        self.compact = compact
         self.ws: Worksheet = workbook.add_worksheet(SHEET_NAME)
-        self.columns = sheet_columns()
-        self.headers = [h for h, _ in FIRST_COLUMNS] + [c.heading for c in self.columns]
-        self.widths = [w for _, w in FIRST_COLUMNS] + [_sheet_width(c) for c in self.columns]
+        self.columns = sheet_columns(compact)
+        first = COMPACT_FIRST_COLUMNS if compact else FIRST_COLUMNS
+        self.headers = [h for h, _ in first] + [c.heading for c in self.columns]
+        self.widths = [w for _, w in first] + [_sheet_width(c) for c in self.columns]
         self.last_col = len(self.widths) - 1  # the print area ends here
         self.data_col = self.last_col + 2  # the chart's data, outside the print area
         self.row = 0
@@ -533,9 +540,11 @@ class _SheetWriter:
                              {"x_offset": 2, "y_offset": 6, "object_position": 3})
 
     def ladder_and_checklist(self, ladder: pd.DataFrame | None) -> None:
-        """The scenario ladder in B..F and the execution checklist beside it in G..L."""
+        """The scenario ladder in B..F and the execution checklist beside it (under it when
+        compact)."""
         start = self.section(SECTIONS["ladder"], 0, RIGHT_COL - 1)
-        self.section(SECTIONS["checklist"], RIGHT_COL, self.last_col, row=start)
+        if not self.compact:
+            self.section(SECTIONS["checklist"], RIGHT_COL, self.last_col, row=start)
         row = start + 1
         if ladder is None:
             self.note(row, "No holding could be planned: no scenarios.", 1, RIGHT_COL - 1)
@@ -557,14 +566,18 @@ class _SheetWriter:
                       "margin and stops hedging. The chart shows the same in 5% steps.",
                       1, RIGHT_COL - 1)
             row += 1
+        left = RIGHT_COL
         check = start + 1
+        if self.compact:
+            self.row = row
+            left, check = 1, self.section(SECTIONS["checklist"]) + 1
         indented: dict[str, Any] = {"align": "left", "indent": 1}
         for n, step in enumerate(CHECKLIST, start=1):
-            self.span(check, RIGHT_COL, self.last_col, f"{CHECKBOX}  {n}. {step}", **indented)
+            self.span(check, left, self.last_col, f"{CHECKBOX}  {n}. {step}", **indented)
             self.tall(check, points=17)
             check += 1
         for signature in SIGN_OFF:
-            self.span(check, RIGHT_COL, self.last_col, signature, valign="bottom", **indented)
+            self.span(check, left, self.last_col, signature, valign="bottom", **indented)
             self.tall(check, points=27)
             check += 1
         self.row = max(row, check)
