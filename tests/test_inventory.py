@@ -133,3 +133,11 @@ def test_column_blocks():
     header = ["Asset", "Price", "Mine", "Notional (USD)", "Contracts", "Status"]
     assert column_blocks(header, ["Status", "Contracts", "Notional (USD)", "Price"]) == [
         (1, 2), (3, 6)]
+
+
+def test_a_table_refresh_stamps_updated():
+    when = datetime(2026, 11, 22, 9, 30)
+    result = refresh_table(example_inventory(), get_source("table"), now=when)
+    assert result["Updated"].tolist() == [when] * 6
+    assert "Updated" in refreshed_columns(get_source("table"))
+    assert "Price" not in refreshed_columns(get_source("table"))  # typed prices stay

@@ -89,8 +89,13 @@ def refresh_table(
     registry: ContractRegistry | None = None,
     progress: Progress | None = None,
     min_distance: float = MIN_LIQUIDATION_DISTANCE,
+    now: datetime | None = None,
 ) -> pd.DataFrame:
-    """Price the table's holdings with ``source`` and fill the computed columns from the plan."""
+    """Price the table's holdings with ``source`` and fill the computed columns from the plan.
+
+    With the table's own prices, ``Updated`` becomes the time of this refresh (``now``, default
+    the current time): the prices typed are the prices as of now.
+    """
     frame = with_standard_columns(table).astype(
         {c: object for c in headings("market", "computed")}
     )
@@ -102,6 +107,8 @@ def refresh_table(
     ]
     quotes = source.quotes(requests, progress) if rows else []
     stale = apply_quotes(frame, rows, quotes)
+    if isinstance(source, TableSource):  # typed prices: they are as of this refresh
+        frame.loc[rows, "Updated"] = (now or now_utc()).replace(tzinfo=None)
     plan = plan_hedge(frame.loc[rows], registry or default_registry(),
                       min_distance=min_distance)
     computed = {h: [c.cell(v) for v in plan[c.key]] for h, c in plan_shown().items()}
@@ -117,9 +124,11 @@ def refresh_table(
 
 def refreshed_columns(source: PriceSource) -> tuple[str, ...]:
     """The columns a refresh writes: the computed ones, and the market ones unless the prices
-    are the table's own (where a price may be the user's formula, which must stay)."""
-    return headings("computed") if isinstance(source, TableSource) else headings("market",
-                                                                                 "computed")
+    are the table's own (where a price may be the user's formula, which must stay: then only
+    the time of the refresh, ``Updated``)."""
+    if isinstance(source, TableSource):
+        return ("Updated", *headings("computed"))
+    return headings("market", "computed")
 
 
 def column_blocks(header: Sequence[str], columns: Sequence[str]) -> list[tuple[int, int]]:

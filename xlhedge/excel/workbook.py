@@ -239,7 +239,7 @@ def _readme(sheet: Worksheet, fmt: Formats) -> None:
 
 
 def _inventory_frame(holdings: pd.DataFrame) -> pd.DataFrame:
-    table = refresh_table(holdings, get_source("table"))
+    table = refresh_table(holdings, get_source("table"), now=BUILT_AT)
     return table[list(headings())]
 
 
