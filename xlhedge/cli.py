@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from xlhedge.columns import column_key
 from xlhedge.errors import XlhedgeError
 from xlhedge.pdf import LibreOfficeMissingError, PdfConversionError
+from xlhedge.tablefile import TableFileError
 
 if TYPE_CHECKING:  # the commands import what they need: --help imports no pandas
     import pandas as pd
@@ -17,24 +19,54 @@ if TYPE_CHECKING:  # the commands import what they need: --help imports no panda
     from xlhedge.contracts import ContractRegistry
 
 
-def read_table_file(path: Path) -> pd.DataFrame:
-    """A CSV or the first sheet of an .xlsx file, text kept as text."""
-    import pandas as pd
+def read_table_file(path: Path, table: str = "Inventory") -> pd.DataFrame:
+    """A CSV, or a workbook's table ``table`` (else its first sheet): :mod:`xlhedge.tablefile`."""
+    from xlhedge.tablefile import read_table_file as read
 
-    if not path.exists():
-        raise XlhedgeError(f"file not found: {path}")
-    if path.suffix.lower() == ".csv":
-        return pd.read_csv(path, skipinitialspace=True)
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        return pd.read_excel(path, engine="openpyxl")
-    raise XlhedgeError(f"{path.name}: expected a .csv or .xlsx file")
+    return read(path, table)
+
+
+def _read_inventory(path: Path) -> pd.DataFrame:
+    """The inventory file's holdings, refused when a required column or every holding is missing."""
+    from xlhedge.inventory import REQUIRED
+    from xlhedge.plan import HEADINGS
+    from xlhedge.tablefile import require_columns, require_holdings
+
+    frame = read_table_file(path)
+    require_columns(path, frame, [HEADINGS[column_key(h)] for h in REQUIRED])
+    require_holdings(path, frame, [h for h in frame.columns
+                                   if HEADINGS.get(column_key(h)) in ("asset", "quantity",
+                                                                      "contract")])
+    return frame
+
+
+def _in_file(path: Path, exc: XlhedgeError) -> TableFileError:
+    """``exc`` as an error of the file it came from (unless it names it already)."""
+    if isinstance(exc, TableFileError):
+        return exc
+    return TableFileError(path, str(exc))
 
 
 def _registry(contracts: Path | None) -> ContractRegistry:
     from xlhedge.contracts import default_registry
 
     registry = default_registry()
-    return registry.with_frame(read_table_file(contracts)) if contracts else registry
+    if not contracts:
+        return registry
+    from xlhedge.tablefile import require_holdings
+
+    frame = read_table_file(contracts, "Contracts")
+    symbols = [h for h in frame.columns if column_key(h) == "symbol"]
+    if not symbols:
+        found = ", ".join(str(h) for h in frame.columns) or "none"
+        raise TableFileError(contracts, f"no column Symbol (headings: {found}): a contracts file "
+                             "has one row per contract, named in its Symbol column")
+    require_holdings(contracts, frame, symbols, what="contracts")
+    try:
+        return registry.with_rows(({str(k): v for k, v in row.items()}
+                                   for row in frame.to_dict("records")), where="row {n}")
+    except XlhedgeError as exc:
+        raise _in_file(contracts, exc) from None
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -42,7 +74,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from xlhedge.plan import plan_hedge
     from xlhedge.report import plan_file_formats, plan_table, plan_text
 
-    plan = plan_hedge(read_table_file(args.inventory), _registry(args.contracts))
+    inventory = _read_inventory(args.inventory)
+    registry = _registry(args.contracts)
+    try:
+        plan = plan_hedge(inventory, registry)
+    except XlhedgeError as exc:
+        raise _in_file(args.inventory, exc) from None
     print(plan_text(plan))
     if args.out:
         written = write_frame(plan_table(plan), args.out, formats=plan_file_formats())
@@ -79,19 +116,64 @@ def _progress(done: int, total: int) -> None:
           file=sys.stderr, flush=True)
 
 
+def _check_workbook(path: Path) -> None:
+    """Refuse a workbook argument that is missing, a folder, or not a workbook, by name."""
+    from xlhedge.tablefile import WORKBOOK_SUFFIXES, check_readable, workbook_tables
+
+    check_readable(path)
+    if path.suffix.lower() not in WORKBOOK_SUFFIXES:
+        raise TableFileError(path, "expected an .xlsm or .xlsx workbook")
+    workbook_tables(path)
+
+
+def _about(path: Path, exc: XlhedgeError) -> XlhedgeError:
+    """An error while working on ``path``: named after it, unless it names its own file."""
+    from xlhedge.errors import InputError
+
+    if isinstance(exc, InputError) and exc.argument.startswith("price file"):
+        return exc
+    return _in_file(path, exc)
+
+
+def _canonical_inputs(inventory: pd.DataFrame) -> dict[str, str]:
+    """Headings that are documented aliases of input columns (``Qty``) -> the column's heading."""
+    from xlhedge.columns import by_role
+
+    renames = {}
+    for column in by_role("input"):
+        keys = {column_key(a) for a in column.aliases}
+        for heading in inventory.columns:
+            if column_key(heading) in keys and column.heading not in inventory.columns:
+                renames[str(heading)] = column.heading
+    return renames
+
+
 def cmd_refresh(args: argparse.Namespace) -> int:
     from xlhedge import xlsxtable
     from xlhedge.inventory import TABLE_NAME, missing_inputs, refresh_table, refreshed_columns
     from xlhedge.settings import fraction
     from xlhedge.sources import get_source
 
+    if args.out is not None and args.out.suffix.lower() != args.workbook.suffix.lower():
+        raise TableFileError(args.out, f"--out must keep the workbook's extension "
+                             f"{args.workbook.suffix!r} (got {args.out.suffix or 'none'!r}): "
+                             "a workbook's format (.xlsm keeps macros, .xlsx has none) cannot "
+                             "change by renaming")
+    _check_workbook(args.workbook)
     inventory, settings, registry = _workbook_tables(args.workbook)
-    missing_inputs(inventory.columns)
+    inventory = inventory.rename(columns=_canonical_inputs(inventory))
+    try:
+        missing_inputs(inventory.columns)
+    except XlhedgeError as exc:
+        raise _in_file(args.workbook, exc) from None
     spec = args.source or settings["Price Source"]
-    source = get_source(spec)
+    source = get_source(spec, deadline=_seconds(settings, "Source Timeout", 30.0))
     live = spec.strip().lower().startswith("ccxt:")
-    result = refresh_table(inventory, source, registry, _progress if live else None,
-                           fraction(settings, "Min Liquidation Distance"))
+    try:
+        result = refresh_table(inventory, source, registry, _progress if live else None,
+                               fraction(settings, "Min Liquidation Distance"))
+    except XlhedgeError as exc:
+        raise _about(args.workbook, exc) from None
     # only the columns a refresh owns (any missing are added at the table's right edge): user
     # columns, formulas and cell formats stay
     written = xlsxtable.update_columns(args.workbook, TABLE_NAME, result,
@@ -103,17 +185,38 @@ def cmd_refresh(args: argparse.Namespace) -> int:
           f"{(status.str.startswith('stale:')).sum()} stale")
     print(f"wrote {written}")
     if not args.no_backup and args.out is None:
-        print(f"backup {xlsxtable.backup_path(Path(args.workbook))}")
+        from xlhedge.files import real_target
+
+        print(f"backup {xlsxtable.backup_path(real_target(args.workbook))}")
     return 0
+
+
+def _seconds(settings: dict[str, str], label: str, default: float) -> float:
+    """A setting in seconds (``30`` or ``30 s``); a missing one takes ``default``."""
+    from xlhedge.errors import InputError
+
+    text = str(settings.get(label, f"{default:g}")).strip().lower().removesuffix("s").strip()
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(f"setting {label!r}", "must be a number of seconds", text) from None
+    if not 0 < value <= 3600:
+        raise InputError(f"setting {label!r}", "must be between 0 and 3600 seconds", text)
+    return value
 
 
 def cmd_sheet(args: argparse.Namespace) -> int:
     from xlhedge.hedgesheet import make_sheet_file
     from xlhedge.inventory import now_utc
 
+    _check_workbook(args.workbook)
     inventory, settings, registry = _workbook_tables(args.workbook)
-    sheet = make_sheet_file(inventory, settings, registry, args.workbook, now_utc(),
-                            path=args.output)
+    inventory = inventory.rename(columns=_canonical_inputs(inventory))
+    try:
+        sheet = make_sheet_file(inventory, settings, registry, args.workbook, now_utc(),
+                                path=args.output)
+    except XlhedgeError as exc:
+        raise _about(args.workbook, exc) from None
     print(f"wrote {sheet}")
     if args.pdf:
         from xlhedge.pdf import to_pdf
@@ -178,13 +281,53 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """Errors that are the user's input or environment, not a bug: one line, exit code 2."""
+    import zipfile
+
+    from xlhedge.xlsxtable import XlsxTableError
+
+    errors: list[type[BaseException]] = [XlhedgeError, OSError, XlsxTableError,
+                                         zipfile.BadZipFile, LibreOfficeMissingError,
+                                         PdfConversionError]
+    try:
+        from xlsxwriter.exceptions import XlsxFileError
+    except ImportError:  # pragma: no cover - xlsxwriter is a dependency
+        pass
+    else:
+        errors.append(XlsxFileError)
+    return tuple(errors)
+
+
+def error_message(exc: BaseException) -> str:
+    """One line: the file first where the error knows it, then what is wrong."""
+    if isinstance(exc, OSError) and exc.filename and exc.strerror and type(exc) in (
+            OSError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError,
+            FileExistsError):
+        return f"{exc.filename}: {exc.strerror}"
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import os
+
     args = build_parser().parse_args(argv)
+    debug = os.environ.get("XLHEDGE_DEBUG", "") not in ("", "0")
     try:
         return int(args.run(args))
-    except (XlhedgeError, OSError, ValueError, LibreOfficeMissingError, PdfConversionError) as exc:
-        print(f"xlhedge: error: {exc}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print("\nxlhedge: interrupted (files are replaced whole or not at all)", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if debug:
+            raise
+        if isinstance(exc, (*_expected_errors(), ValueError)):
+            print(f"xlhedge: error: {error_message(exc)}", file=sys.stderr)
+            return 2
+        print(f"xlhedge: internal error ({type(exc).__name__}): {error_message(exc)}; "
+              "please report this (XLHEDGE_DEBUG=1 shows the details)", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

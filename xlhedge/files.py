@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import re
 import shutil
 import stat
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +31,12 @@ def _default_mode() -> int:
     return 0o666 & ~umask
 
 
+def real_target(path: str | os.PathLike[str]) -> Path:
+    """The file a write to ``path`` replaces: a symbolic link's target (followed to the end),
+    else ``path`` itself."""
+    return Path(os.path.realpath(path)) if Path(path).is_symlink() else Path(path)
+
+
 def backup_path(path: Path) -> Path:
     """``HedgePlanner.xlsm`` -> ``HedgePlanner.bak.xlsm`` beside it."""
     return path.with_name(f"{path.stem}.bak{path.suffix}")
@@ -45,8 +54,15 @@ def atomic_path(
     ``backup``, an existing ``path`` is first copied to :func:`backup_path` the same way. On any
     error the temporary files are removed and ``path`` is left as it was; an ``OSError`` becomes
     a :class:`FileWriteError` that says so.
+
+    A symbolic link is written through: its target is replaced (the temporary file and the backup
+    beside the target), and the link stays a link. A hard link is not kept: the replace gives
+    ``path`` a new file, and the file's other names keep the old content. Temporary files of
+    ours that an earlier, killed run left beside the target (older than
+    :data:`STALE_TEMP_SECONDS`) are removed first.
     """
-    target = Path(path)
+    target = real_target(path)
+    remove_stale_temporaries(target)
     temp = _temp_beside(target, "new")
     spare: Path | None = None
     try:
@@ -73,6 +89,37 @@ def atomic_path(
         for leftover in (temp, spare):
             if leftover is not None:
                 leftover.unlink(missing_ok=True)
+
+
+STALE_TEMP_SECONDS = 600.0
+"""A temporary file of ours older than this (10 minutes) is left over from a killed run."""
+_TAGS = ("new", "bak")
+
+
+def remove_stale_temporaries(target: Path, older_than: float = STALE_TEMP_SECONDS) -> list[Path]:
+    """Remove the ``.<stem>.XXXXXXXX.new.tmp`` / ``.bak.tmp`` files :func:`atomic_path` makes
+    beside ``target`` that are older than ``older_than`` seconds (a run killed with ``kill -9``
+    cannot clean up); return the ones removed. Other files, and fresh ones (a run in progress),
+    stay."""
+    folder = target.parent if str(target.parent) else Path(".")
+    pattern = re.compile(re.escape(f".{target.stem}.") + r"[A-Za-z0-9_]{8}\.(?:"
+                         + "|".join(_TAGS) + r")\.tmp")
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        candidates = list(folder.glob(f".{glob.escape(target.stem)}.*.tmp"))
+    except OSError:
+        return removed
+    for candidate in candidates:
+        try:
+            info = candidate.lstat()
+            if (pattern.fullmatch(candidate.name) and stat.S_ISREG(info.st_mode)
+                    and now - info.st_mtime > older_than):
+                candidate.unlink()
+                removed.append(candidate)
+        except OSError:
+            continue
+    return removed
 
 
 def _temp_beside(target: Path, tag: str) -> Path:

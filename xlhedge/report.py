@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Literal
 
 import pandas as pd
@@ -23,13 +24,22 @@ def plan_file_formats() -> dict[str, tuple[float, str]]:
     return {c.heading: (c.width, c.excel_format) for c in shown_in("file")}
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: control characters (escape sequences, newlines, bidi
+    overrides) shown as ``repr`` shows them, ``\\x1b``."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 def plan_text(plan: pd.DataFrame) -> str:
     """The plan as an aligned table, then the notes per row and the totals."""
-    table = pd.DataFrame({c.heading: [c.text(v) for v in plan[c.key]]
+    table = pd.DataFrame({c.heading: [printable(c.text(v)) for v in plan[c.key]]
                           for c in shown_in("report")})
     lines = [table.to_string(index=False)]
     notes = [
-        f"  {i + 1}. {asset} {contract}: {error or warnings}"
+        printable(f"  {i + 1}. {asset} {contract}: {error or warnings}")
         for i, (asset, contract, error, warnings) in enumerate(
             zip(plan["asset"], plan["contract"], plan["error"], plan["warnings"], strict=True)
         )
@@ -41,7 +51,7 @@ def plan_text(plan: pd.DataFrame) -> str:
     if len(positions):
         lines += ["", "Positions to open (one per contract and account):",
                   positions_text(positions), "",
-                  *(f"{line}." for line in transfers(positions)["text"])]
+                  *(printable(f"{line}.") for line in transfers(positions)["text"])]
     lines += ["", totals_text(plan)]
     return "\n".join(lines)
 
@@ -71,11 +81,12 @@ def order_text(side: Literal["SELL", "BUY"], contracts: float, symbol: str,
 def positions_text(positions: pd.DataFrame) -> str:
     """The positions as an aligned table: the order, then the position's figures."""
     table = pd.DataFrame({
-        "Order": [order_text("SELL", p["contracts"], p["contract"], p["order_quantity"],
-                             p["order_unit"], p["contract_value"])
+        "Order": [printable(order_text("SELL", p["contracts"], p["contract"],
+                                       p["order_quantity"], p["order_unit"],
+                                       p["contract_value"]))
                   for p in positions.to_dict("records")],
-        "Hedges": positions["asset"],
-        **{c.heading: [c.text(v) for v in positions[c.key]] for c in shown_in("sheet")
+        "Hedges": [printable(str(a)) for a in positions["asset"]],
+        **{c.heading: [printable(c.text(v)) for v in positions[c.key]] for c in shown_in("sheet")
            if c.key not in ("asset", "contracts", "contract_value")},
     })
     return table.to_string(index=False)

@@ -32,12 +32,15 @@ __all__ = [
 _FORMS = f'"table", "csv:PATH" or "ccxt:EXCHANGE" with EXCHANGE one of {", ".join(VENUES)}'
 
 
-def get_source(spec: str, *, timeout: float = 10.0, api_base: str | None = None) -> PriceSource:
+def get_source(
+    spec: str, *, timeout: float = 10.0, api_base: str | None = None, deadline: float = 30.0
+) -> PriceSource:
     """The price source ``spec`` names; raises :class:`InputError` listing the valid forms.
 
-    ``timeout`` (seconds) bounds each ccxt request. ``api_base`` (ccxt only) sends every REST call
-    to ``{api_base}/{exchange host}/{path}`` instead of the exchange, e.g. a local test server or
-    a recording proxy.
+    ``timeout`` (seconds) bounds each ccxt socket read, ``deadline`` (seconds) a whole
+    ``quotes()`` call: what is not fetched by then is stale. ``api_base`` (ccxt only) sends every
+    REST call to ``{api_base}/{exchange host}/{path}`` instead of the exchange, e.g. a local test
+    server or a recording proxy.
     """
     kind, _, arg = str(spec).strip().partition(":")
     kind, arg = kind.strip().lower(), arg.strip()
@@ -48,5 +51,8 @@ def get_source(spec: str, *, timeout: float = 10.0, api_base: str | None = None)
     if kind == "ccxt" and arg.lower() in VENUES:
         if not timeout > 0:
             raise InputError("timeout", "must be > 0 seconds", timeout)
-        return CcxtSource(arg.lower(), timeout=timeout, api_base=api_base)
+        if not deadline > 0:
+            raise InputError("source timeout", "must be > 0 seconds", deadline)
+        return CcxtSource(arg.lower(), timeout=min(timeout, deadline), api_base=api_base,
+                          deadline=deadline)
     raise InputError("price source", f"must be {_FORMS}", spec)

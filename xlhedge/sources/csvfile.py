@@ -10,8 +10,6 @@ naming its contract wins; otherwise the row naming its asset.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,7 +19,8 @@ from pathlib import Path
 from xlhedge.columns import column_key
 from xlhedge.contracts import default_registry
 from xlhedge.errors import InputError
-from xlhedge.sources.base import Progress, Quote, QuoteRequest
+from xlhedge.sources.base import Progress, Quote, QuoteRequest, sane_values
+from xlhedge.tablefile import TableFileError, read_text_table
 
 _FIELDS = {
     "asset": "asset",
@@ -97,7 +96,10 @@ class CsvSource:
         price = row.values.get("price") if row else None
         mark_price = mark_row.values.get("mark price") if mark_row else None
         funding_rate = mark_row.values.get("funding rate") if mark_row else None
-        problems = []
+        problems: list[str] = []
+        same_coin = bool(contract) and mark_row is not None and mark_row.coin == asset
+        price, mark_price, funding_rate = sane_values(
+            price, mark_price, funding_rate, same_coin, problems, contract or asset)
         if asset and price is None and "price" in book.columns:
             problems.append(f"no price for {asset}")
         lacking = [
@@ -117,43 +119,44 @@ class CsvSource:
         )
 
     def _read(self) -> _Book:
+        where = f"price file {self.path}"
         try:
-            data = self.path.read_bytes()
-        except FileNotFoundError:
-            raise InputError(f"price file {self.path}", "does not exist") from None
-        except OSError as exc:
-            raise InputError(f"price file {self.path}", "cannot be read", exc.strerror) from None
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:  # Excel's "CSV (Comma delimited)" is the ANSI code page
-            text = data.decode("cp1252", errors="replace")
-        reader = csv.reader(io.StringIO(text, newline=""))
-        header = next(reader, [])
+            table = read_text_table(self.path)
+        except TableFileError as exc:
+            message = str(exc).removeprefix(f"{self.path}:").strip()
+            raise InputError(where, message) from None
+        header = table.header
         columns = {i: _FIELDS[column_key(h)] for i, h in enumerate(header)
                    if column_key(h) in _FIELDS}
         names = tuple(columns.values())
         if "asset" not in names and "contract" not in names:
-            raise InputError(f"price file {self.path}", "needs an asset or contract column", header)
+            raise InputError(where, "needs an asset or contract column", header)
         if not set(names) & set(_VALUES):
-            raise InputError(
-                f"price file {self.path}",
-                "needs a price, mark price or funding rate column",
-                header,
-            )
+            raise InputError(where, "needs a price, mark price or funding rate column", header)
         book = _Book(columns=names)
-        for cells in reader:
-            cell = {name: cells[i].strip() if i < len(cells) else "" for i, name in columns.items()}
+        lines: dict[tuple[str, str], tuple[int, dict[str, float | None]]] = {}
+        for line, cells in table.rows:
+            cell = {name: cells[i].strip() for i, name in columns.items()}
             if not any(cell.values()):
                 continue
-            where = f"price file {self.path} row {reader.line_num}"
+            at = f"{where} row {line}"
             asset, contract = cell.get("asset", "").upper(), cell.get("contract", "").upper()
             if not asset and not contract:
-                raise InputError(where, "needs an asset or a contract")
+                raise InputError(at, "needs an asset or a contract")
             values = {
-                name: _number(cell[name], f"{where} column {name!r}", name)
+                name: _number(cell[name], f"{at} column {name!r}", name)
                 for name in _VALUES
                 if name in cell
             }
+            key = (asset, contract)
+            if key in lines and lines[key][1] != values:
+                first, before = lines[key]
+                differ = [n for n in values if values[n] != before.get(n)]
+                raise InputError(
+                    f"{where} rows {first} and {line}",
+                    f"both give {' '.join(filter(None, key))} with different "
+                    f"{' and '.join(differ)}: keep one row", None)
+            lines.setdefault(key, (line, values))
             book.add(_Row(asset, contract, values))
         return book
 

@@ -12,7 +12,9 @@ ccxt is an optional extra (``pip install 'xlhedge[live]'``), imported only when 
 from __future__ import annotations
 
 import importlib
+import math
 import re
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from xlhedge.errors import InputError
-from xlhedge.sources.base import Progress, Quote, QuoteRequest
+from xlhedge.sources.base import Progress, Quote, QuoteRequest, sane_values
 
 Fetched = tuple[dict[str, Any] | None, str]
 """A ccxt call's result, or ``None`` and the short reason it failed."""
@@ -88,10 +90,14 @@ def _redirect_urls(urls: Any, api_base: str, implode: Callable[[str], str]) -> A
 class CcxtSource:
     """Quotes from one exchange's public REST API through ccxt's sync client."""
 
-    def __init__(self, exchange: str, *, timeout: float, api_base: str | None = None) -> None:
+    def __init__(
+        self, exchange: str, *, timeout: float, api_base: str | None = None,
+        deadline: float = 30.0,
+    ) -> None:
         self.name = f"ccxt:{exchange}"
         self.exchange = exchange
         self.timeout = timeout
+        self.deadline = deadline
         self._ccxt = _import_ccxt(self.name)
         venue = VENUES[exchange]
         factory = getattr(self._ccxt, venue.ccxt_id, None)
@@ -115,16 +121,49 @@ class CcxtSource:
     def quotes(
         self, requests: Sequence[QuoteRequest], progress: Progress | None = None
     ) -> list[Quote]:
+        """One quote per request; whatever is not fetched within ``deadline`` seconds is stale
+        (ccxt's own timeout bounds each socket read, not a slowly dripping answer)."""
         if not requests:
             return []
+        done: list[Quote] = []
+        cancelled = threading.Event()
+        failure: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                self._quotes(requests, done, cancelled, progress)
+            except BaseException as exc:  # handed to the caller's thread
+                failure.append(exc)
+
+        worker = threading.Thread(target=work, name=f"xlhedge {self.name}", daemon=True)
+        worker.start()
+        worker.join(self.deadline)
+        cancelled.set()
+        if failure:
+            raise failure[0]
+        quotes = list(done[:len(requests)])
+        if len(quotes) < len(requests):
+            late = Quote(error=f"{self.exchange}: no complete answer within {self.deadline:g} s "
+                         "(Source Timeout)")
+            for _ in range(len(requests) - len(quotes)):
+                quotes.append(late)
+                if progress is not None:
+                    progress(len(quotes), len(requests))
+        return quotes
+
+    def _quotes(
+        self, requests: Sequence[QuoteRequest], done: list[Quote], cancelled: threading.Event,
+        progress: Progress | None,
+    ) -> None:
         by_id, down = self._load_markets()
         cache: dict[tuple[str, str], Fetched] = {}
-        quotes = []
-        for done, request in enumerate(requests, 1):
-            quotes.append(Quote(error=down) if down else self._quote(request, by_id, cache))
+        for request in requests:
+            quote = Quote(error=down) if down else self._quote(request, by_id, cache)
+            if cancelled.is_set():
+                return
+            done.append(quote)
             if progress is not None:
-                progress(done, len(requests))
-        return quotes
+                progress(len(done), len(requests))
 
     def _load_markets(self) -> tuple[dict[str, list[dict[str, Any]]], str]:
         """The markets by upper-case id, or why every quote is stale."""
@@ -132,7 +171,7 @@ class CcxtSource:
             self._client.load_markets(reload=True)
         except Exception as exc:
             state = "unreachable" if isinstance(exc, self._ccxt.NetworkError) else "markets failed"
-            return {}, f"stale: {self.exchange} {state} ({self._reason(exc)})"
+            return {}, f"{self.exchange} {state} ({self._reason(exc)})"
         by_id: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for market_id, markets in self._client.markets_by_id.items():
             by_id[market_id.upper()].extend(markets)
@@ -172,16 +211,23 @@ class CcxtSource:
             stamps += [ticker["timestamp"]] if ticker and ticker.get("timestamp") else []
             if price is None:
                 errors.append(error or f"{asset}: spot ticker has no price")
-        values = (price, data.get("markPrice"), data.get("fundingRate"))
+        same_coin = market is not None and market["base"] == asset
+        price, mark, funding = sane_values(
+            _number(price), _number(data.get("markPrice")), _number(data.get("fundingRate")),
+            same_coin, errors, contract or asset)
+        if contract and same_coin is False and market is not None and mark is not None:
+            _, mark, _ = sane_values(_number(data.get("indexPrice")), mark, None, True, errors,
+                                     contract, price_name="index price")
+        values = (price, mark, funding)
         updated = None
         if any(value is not None for value in values):
             updated = (
                 datetime.fromtimestamp(min(stamps) / 1000, UTC) if stamps else datetime.now(UTC)
             )
         return Quote(
-            price=_float(price),
-            mark_price=_float(data.get("markPrice")),
-            funding_rate=_float(data.get("fundingRate")),
+            price=price,
+            mark_price=mark,
+            funding_rate=funding,
             updated=updated,
             error="; ".join(errors),
             contract_size=self._contract_size(market),
@@ -244,6 +290,9 @@ class CcxtSource:
             status = f"{response.status_code} {response.reason or ''}".strip()
             body = text.removeprefix(status).strip()
             text = f"HTTP {status}" + (f": {body}" if body.strip("{}[] ") else "")
+        elif isinstance(exc, LookupError | TypeError | AttributeError) or (
+                isinstance(exc, ValueError) and not isinstance(exc, self._ccxt.BaseError)):
+            text = "the exchange sent an empty or unexpected reply"  # ccxt parsing [] or {}
         elif not isinstance(exc, self._ccxt.BaseError):
             text = f"{type(exc).__name__}: {text}"
         elif not text:
@@ -276,3 +325,11 @@ def _ticker_price(ticker: dict[str, Any]) -> float | None:
 
 def _float(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def _number(value: Any) -> float | None:
+    """A reply's number; text that is no number is none (the sanity rules then say so)."""
+    try:
+        return _float(value)
+    except (TypeError, ValueError):
+        return math.nan
