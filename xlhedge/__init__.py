@@ -18,7 +18,7 @@ if TYPE_CHECKING:
         default_registry,
         get_contract,
     )
-    from xlhedge.costs import annualised_funding, funding_payment, trading_fee
+    from xlhedge.costs import annualised_funding, funding_over, funding_payment, trading_fee
     from xlhedge.crosshedge import (
         dollar_offset,
         hedge_effectiveness,
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         position_value,
         tiered_liquidation_price,
     )
+    from xlhedge.openhedge import net_coin_delta, rebalance_contracts
     from xlhedge.plan import plan_hedge, plan_totals, scenario_summary, scenario_table
     from xlhedge.pnl import average_entry_price, inverse_pnl, linear_pnl, roi, target_price
     from xlhedge.scenarios import DEFAULT_MOVES, hedge_scenarios
@@ -46,7 +47,8 @@ if TYPE_CHECKING:
 _HOMES = {
     "xlhedge.contracts": ("ContractRegistry", "ContractSpec", "MarginTier", "default_registry",
                           "get_contract"),
-    "xlhedge.costs": ("annualised_funding", "funding_payment", "trading_fee"),
+    "xlhedge.costs": ("annualised_funding", "funding_over", "funding_payment", "trading_fee"),
+    "xlhedge.openhedge": ("net_coin_delta", "rebalance_contracts"),
     "xlhedge.crosshedge": ("dollar_offset", "hedge_effectiveness", "is_highly_effective",
                            "min_variance_hedge_ratio"),
     "xlhedge.errors": ("InputError", "UnknownContractError", "XlhedgeError"),
@@ -85,6 +87,7 @@ __all__ = [
     "cross_liquidation_price",
     "default_registry",
     "dollar_offset",
+    "funding_over",
     "funding_payment",
     "get_contract",
     "hedge_contracts",
@@ -98,9 +101,11 @@ __all__ = [
     "maintenance_margin",
     "margin_for_liquidation",
     "min_variance_hedge_ratio",
+    "net_coin_delta",
     "plan_hedge",
     "plan_totals",
     "position_value",
+    "rebalance_contracts",
     "roi",
     "scenario_summary",
     "scenario_table",

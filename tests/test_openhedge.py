@@ -1,0 +1,88 @@
+"""The open hedge's drift and rebalance, and funding over a horizon (numbers worked by hand)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from xlhedge import InputError, funding_over, net_coin_delta, rebalance_contracts
+
+
+class TestNetCoinDelta:
+    @pytest.mark.parametrize(("coins", "contracts", "cv", "entry", "expected"), [
+        pytest.param(2.5, 1200, 100, 60000, 0.5, id="open-hedge-issue-worked-example"),
+        pytest.param(1.5, 900, 100, 60000, 0.0, id="full-hedge-opened-at-60000"),
+        pytest.param(1.0, 0, 100, 60000, 1.0, id="no-position"),
+    ])
+    def test_values(self, coins, contracts, cv, entry, expected):
+        assert net_coin_delta(coins, contracts, cv, entry) == pytest.approx(expected)
+
+    def test_broadcasts(self):
+        got = net_coin_delta(np.array([2.5, 1.5]), np.array([1200, 900]), 100, 60000)
+        assert np.allclose(got, [0.5, 0.0])
+
+    def test_bad_entry_names_it(self):
+        with pytest.raises(InputError, match="entry_price must be > 0"):
+            net_coin_delta(1, 600, 100, 0)
+
+
+class TestRebalanceContracts:
+    @pytest.mark.parametrize(("args", "expected"), [
+        # coins 2.5, short 1,200 x 100 USD at 60,000, mark 48,000: D 0.5, dN 24,000 USD
+        pytest.param((2.5, 1200, 100, 60000, 48000), 240, id="open-hedge-issue-worked-example"),
+        # refreshed at 95,000, 1.5 BTC hedged by 900 contracts opened at 60,000: no trade
+        # (a plan from nothing would say 1,425 and over-hedge by 525)
+        pytest.param((1.5, 900, 100, 60000, 95000), 0, id="no-trade-for-a-full-hedge"),
+        # the holding grew to 2 BTC at 95,000: 0.5 BTC x 95,000 = 47,500 USD, 475 contracts
+        pytest.param((2.0, 900, 100, 60000, 95000), 475, id="holding-grew"),
+        # half hedge wanted on 1 BTC hedged fully at 50,000, now 40,000: coins at 40,000 are
+        # 1 + 50,000 (1/40,000 - 1/50,000) = 1.25; D = 0; dN = 40,000 (0 - 0.5 x 1.25) = -25,000
+        pytest.param((1.0, 500, 100, 50000, 40000, 0.5), -250, id="reduce-to-half"),
+    ])
+    def test_values(self, args, expected):
+        assert rebalance_contracts(*args) == expected
+
+    def test_lot_rounding(self):
+        assert rebalance_contracts(2.0, 90000, 1, 60000, 95000, lot_size=100) == 47500
+
+
+@given(st.floats(0.01, 100), st.floats(1000, 200000), st.floats(100, 1_000_000))
+def test_a_full_same_coin_hedge_needs_no_trade_at_any_later_price(coins, entry, later):
+    contracts = coins * entry  # 1 USD contracts: exactly the coins' value at entry
+    assert abs(rebalance_contracts(coins, contracts, 1, entry, later, lot_size=1e-9)) < 1e-3
+
+
+@given(st.floats(0.1, 50), st.floats(0, 2), st.floats(20000, 100000),
+       st.floats(0.5, 2), st.sampled_from([0.5, 1.0]))
+def test_applying_the_adjustment_brings_the_drift_to_zero(coins, part, entry, move, ratio):
+    """Sell (or buy back) what rebalance says; asking again gives at most one lot."""
+    cv, price = 100.0, entry * move
+    contracts = round(coins * part * entry / cv)
+    trade = rebalance_contracts(coins, contracts, cv, entry, price, ratio)
+    if trade >= 0:  # selling more: the entry becomes the harmonic mean of old and new
+        new = contracts + trade
+        entry_after = new * cv / (contracts * cv / entry + trade * cv / price) if new else entry
+    else:  # buying back reduce-only keeps the entry and realises q (1/X - 1/E) coin
+        new, entry_after = contracts + trade, entry
+        coins += -trade * cv * (1 / price - 1 / entry)
+    again = rebalance_contracts(coins, max(new, 0), cv, entry_after, price, ratio)
+    assert abs(again) <= 1
+
+
+class TestFundingOver:
+    @pytest.mark.parametrize(("args", "expected"), [
+        # 600 x 100 USD at 60,000: 1 BTC; 0.01% per 8 h: 0.0001 BTC per interval x 90
+        pytest.param((600, 100, 60000, 0.0001, 30), 0.009, id="cost-issue-worked-example"),
+        # reference: short $60,000 at 30,000, +0.01%/8 h, 90 intervals: +0.018 BTC
+        pytest.param((600, 100, 30000, 0.0001, 30), 0.018, id="reference-90-intervals"),
+        # hourly funding (interval 1 h): 24 x 30 intervals of 0.0001 x 1 BTC, paid by the short
+        pytest.param((600, 100, 60000, -0.0001, 30, 1.0), -0.072, id="negative-hourly"),
+    ])
+    def test_values(self, args, expected):
+        assert funding_over(*args) == pytest.approx(expected)
+
+    def test_days_must_not_be_negative(self):
+        with pytest.raises(InputError, match="days must be >= 0"):
+            funding_over(600, 100, 60000, 0.0001, -1)
