@@ -12,6 +12,7 @@ import os
 import socket
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -241,6 +242,7 @@ class ExchangeServer(ThreadingHTTPServer):
         self.hits: list[str] = []
         self.fail: dict[str, int] = {}  # path -> HTTP status
         self.stall: set[str] = set()  # paths that answer only after the test
+        self.drip: set[str] = set()  # paths that answer a byte every 0.1 s (never timing out)
         self.release = threading.Event()
 
     @property
@@ -279,6 +281,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
+        if urlsplit(self.path).path in self.server.drip:
+            for byte in data:
+                if self.server.release.is_set():
+                    return
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.1)
+            return
         self.wfile.write(data)
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -553,3 +563,129 @@ def test_redirect_covers_every_api_url(serve: Any) -> None:
         urls = _source(server, exchange)._client.urls["api"]
         flat = urls.values() if isinstance(urls, dict) else [urls]
         assert all(str(url).startswith(server.base + "/") for url in flat), exchange
+
+
+# --- issue 13: implausible data, bounded time, clear messages -----------------------------------
+
+BTC_PREMIUM = "/dapi.binance.com/dapi/v1/premiumIndex?symbol=BTCUSD_PERP"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("asset,price\nBTC,62,000\n", r"row 2: the row has 3 fields but the header has 2"),
+        ("asset,price,mark price\nBTC,62000\n", r"row 2: the row has 2 fields but the header"),
+        (
+            "asset,price\nBTC,62000\nETH,3000\nBTC,63000\n",
+            r"rows 2 and 4 both give BTC with different price: keep one row",
+        ),
+        (
+            "asset,contract,mark price\nBTC,BINANCE:BTCUSD_PERP,1\nBTC,binance:btcusd_perp,2\n",
+            r"rows 2 and 3 both give BTC BINANCE:BTCUSD_PERP with different mark price",
+        ),
+        ("\x00\x01\x02asset,price\n", r"is not a text/CSV file"),
+    ],
+)
+def test_csv_extra_fields_and_conflicting_rows_are_errors(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    source = _csv(tmp_path, text.replace("row 2: ", ""))
+    with pytest.raises(InputError, match=r"price file .*prices\.csv " + message.replace(
+            "row 2: ", "line 2: ")):
+        source.quotes([QuoteRequest("BTC", "")])
+
+
+def test_csv_identical_duplicate_rows_are_fine(tmp_path: Path) -> None:
+    source = _csv(tmp_path, "asset,price\nBTC,62000\nBTC,62000\n")
+    assert source.quotes([QuoteRequest("BTC")])[0].price == 62000
+
+
+def test_csv_semicolon_price_file(tmp_path: Path) -> None:
+    source = _csv(tmp_path, "asset;price\nBTC;62000\n")
+    assert source.quotes([QuoteRequest("BTC")])[0].price == 62000
+
+
+def test_csv_implausible_values_are_stale(tmp_path: Path) -> None:
+    source = _csv(
+        tmp_path,
+        "asset,contract,price,mark price,funding rate\n"
+        "BTC,BINANCE:BTCUSD_PERP,0.00000001,62015,0.0001\n"
+        "ETH,BINANCE:ETHUSD_PERP,3000,3001,5%\n",
+    )
+    btc, eth, sol = source.quotes([QuoteRequest("BTC", "BINANCE:BTCUSD_PERP"),
+                                   QuoteRequest("ETH", "BINANCE:ETHUSD_PERP"),
+                                   QuoteRequest("SOL", "BINANCE:BTCUSD_PERP")])
+    assert (btc.price, btc.mark_price, btc.funding_rate) == (None, None, 0.0001)
+    assert "differ by more than 20%: both rejected" in btc.error
+    assert (eth.price, eth.mark_price, eth.funding_rate) == (3000, 3001, None)
+    assert "funding rate 0.05 rejected (must be within +-3% per interval)" in eth.error
+    assert sol.mark_price is None  # the cross-hedge's mark is the same implausible one
+    assert not any(q.error.startswith("stale") for q in (btc, eth, sol))
+
+
+def test_implausible_exchange_data_is_stale(serve: Any) -> None:
+    server = serve("binance")
+    body = server.routes[BTC_PREMIUM]
+    server.routes[BTC_PREMIUM] = [{**body[0], "indexPrice": "0.00000001"}]
+    server.routes["/dapi.binance.com/dapi/v1/premiumIndex?symbol=ETHUSD_PERP"] = [
+        {**body[0], "symbol": "ETHUSD_PERP", "markPrice": "-5", "lastFundingRate": "0.5"}]
+    btc, eth = _source(server, "binance").quotes(
+        [QuoteRequest("BTC", "BINANCE:BTCUSD_PERP"), QuoteRequest("ETH", "BINANCE:ETHUSD_PERP")]
+    )
+    assert (btc.price, btc.mark_price, btc.funding_rate) == (None, None, 0.0001)
+    assert "index price" not in btc.error and "differ by more than 20%" in btc.error
+    assert eth.mark_price is None and eth.funding_rate is None
+    assert "mark price -5 rejected" in eth.error and "funding rate 0.5 rejected" in eth.error
+
+
+def test_refresh_keeps_the_last_good_values_of_a_stale_quote(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from xlhedge.inventory import refresh_table
+
+    class Bad:
+        name = "bad"
+
+        def quotes(self, requests: Any, progress: Any = None) -> list[Quote]:
+            return [Quote(error="binance unreachable (connection failed)")]
+
+    table = pd.DataFrame({"Asset": ["BTC"], "Quantity": [1.0],
+                          "Contract": ["BINANCE:BTCUSD_PERP"], "Price": [60000.0],
+                          "Mark Price": [60010.0]})
+    result = refresh_table(table, Bad())
+    assert result.loc[0, "Price"] == 60000 and result.loc[0, "Mark Price"] == 60010
+    assert result.loc[0, "Status"].startswith("stale: binance unreachable (connection failed)")
+    assert "stale: stale" not in result.loc[0, "Status"]
+
+
+def test_empty_exchange_reply_is_a_clear_message(serve: Any) -> None:
+    server = serve("binance")
+    server.routes[BTC_PREMIUM] = []
+    [btc] = _source(server, "binance").quotes([QuoteRequest("BTC", "BINANCE:BTCUSD_PERP")])
+    assert "the exchange sent an empty or unexpected reply" in btc.error
+    assert "IndexError" not in btc.error
+
+
+def test_a_dripping_server_is_cut_off_at_the_deadline(serve: Any) -> None:
+    server = serve("binance")
+    server.drip.add("/dapi.binance.com/dapi/v1/premiumIndex")
+    source = get_source("ccxt:binance", timeout=0.5, api_base=server.base, deadline=1.5)
+    calls, progress = _progress()
+    started = time.monotonic()
+    btc, sol = source.quotes([QuoteRequest("BTC", "BINANCE:BTCUSD_PERP"), QuoteRequest("SOL")],
+                             progress)
+    assert time.monotonic() - started < 3.0  # each read is quick; the answer never ends
+    assert btc == sol == Quote(error="binance: no complete answer within 1.5 s (Source Timeout)")
+    assert calls == [(1, 2), (2, 2)]
+
+
+def test_source_timeout_must_be_positive() -> None:
+    pytest.importorskip("ccxt")
+    with pytest.raises(InputError, match="source timeout must be > 0"):
+        get_source("ccxt:binance", deadline=0)
+
+
+def test_csv_cross_hedge_row_is_not_held_to_the_band(tmp_path: Path) -> None:
+    source = _csv(tmp_path, "asset,contract,price,mark price\nSOL,BINANCE:BTCUSD_PERP,150,62015\n")
+    [sol] = source.quotes([QuoteRequest("SOL", "BINANCE:BTCUSD_PERP")])
+    assert (sol.price, sol.mark_price, sol.error) == (150, 62015, "")

@@ -100,6 +100,11 @@ class CsvSource:
         same_coin = bool(contract) and mark_row is not None and mark_row.coin == asset
         price, mark_price, funding_rate = sane_values(
             price, mark_price, funding_rate, same_coin, problems, contract or asset)
+        if (not same_coin and mark_row is not None and mark_price is not None
+                and mark_row.coin == _coin(contract)):
+            # a cross-hedge: the mark must still fit its own coin's price in the file
+            _, mark_price, _ = sane_values(mark_row.values.get("price"), mark_price, None, True,
+                                           problems, contract or mark_row.coin)
         if asset and price is None and "price" in book.columns:
             problems.append(f"no price for {asset}")
         lacking = [
