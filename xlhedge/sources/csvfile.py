@@ -97,7 +97,7 @@ class CsvSource:
         mark_price = mark_row.values.get("mark price") if mark_row else None
         funding_rate = mark_row.values.get("funding rate") if mark_row else None
         problems: list[str] = []
-        same_coin = bool(contract) and mark_row is not None and mark_row.coin == asset
+        same_coin = bool(contract) and _coin(contract) == asset
         price, mark_price, funding_rate = sane_values(
             price, mark_price, funding_rate, same_coin, problems, contract or asset)
         if (not same_coin and mark_row is not None and mark_price is not None
