@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from xlhedge import InputError, funding_over, net_coin_delta, rebalance_contracts
+from xlhedge import InputError, funding_over, net_coin_delta, plan_hedge, rebalance_contracts
 
 
 class TestNetCoinDelta:
@@ -86,3 +87,42 @@ class TestFundingOver:
     def test_days_must_not_be_negative(self):
         with pytest.raises(InputError, match="days must be >= 0"):
             funding_over(600, 100, 60000, 0.0001, -1)
+
+
+class TestCostOfTheHedge:
+    """plan_hedge's cost columns, worked by hand: 1 BTC at 60,000 short 600 x 100 USD at 1x on
+    BINANCE:BTCUSD_PERP (taker 0.05%: 30 USD to open, 30 to close), 30 days."""
+
+    @staticmethod
+    def plan(rate: float, **options: float) -> pd.DataFrame:
+        row = {"Asset": "BTC", "Quantity": 1.0, "Price": 60000.0,
+               "Contract": "BINANCE:BTCUSD_PERP", "Funding Rate": rate}
+        return plan_hedge(pd.DataFrame([row]), **options)
+
+    def test_receiving_funding_makes_the_hedge_pay(self):
+        row = self.plan(0.0001).iloc[0]
+        # 1 BTC x 0.01% x 3 a day = 0.0003 BTC = 18 USD a day, 540 over 30 days
+        assert row["funding_horizon_usd"] == pytest.approx(540)
+        assert row["fee_to_close_usd"] == pytest.approx(30)
+        assert row["hedge_cost_usd"] == pytest.approx(60 - 540)
+        # selling 60,000 USD and buying it back: 0.1% twice plus 0.05% = 150 USD
+        assert row["sell_cost_usd"] == pytest.approx(150)
+        assert row["break_even_days"] == np.inf  # the hedge stays the cheaper
+        assert "selling may be cheaper" not in row["warnings"]
+
+    def test_paying_funding_can_make_selling_cheaper(self):
+        row = self.plan(-0.0003).iloc[0]
+        # -54 USD a day: 1,620 over 30 days, plus 60 of fees = 1,680 against 150 to sell
+        assert row["hedge_cost_usd"] == pytest.approx(1680)
+        assert row["hedge_cost_annual"] == pytest.approx(1680 / 60000 * 365 / 30)
+        # same cost when 60 + 54 d = 150: after 1.67 days
+        assert row["break_even_days"] == pytest.approx(90 / 54)
+        assert ("over 30 days the hedge is expected to cost 1,680.00 USD, selling and buying "
+                "back 150.00 USD: selling may be cheaper") in row["warnings"]
+        assert "taxable event" in row["warnings"]
+
+    def test_a_row_horizon_overrides_the_setting(self):
+        row = plan_hedge(pd.DataFrame([{"Asset": "BTC", "Quantity": 1.0, "Price": 60000.0,
+                                        "Contract": "BINANCE:BTCUSD_PERP",
+                                        "Hedge Days": 10}]), hedge_days=90).iloc[0]
+        assert row["hedge_days"] == 10 and row["funding_horizon_usd"] == pytest.approx(180)

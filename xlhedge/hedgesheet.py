@@ -39,7 +39,7 @@ from xlhedge.plan import (
     transfers,
 )
 from xlhedge.report import order_text
-from xlhedge.settings import fraction
+from xlhedge.settings import plan_options
 
 LADDER: tuple[float, ...] = (-0.5, -0.4, -0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 1.0)
 CHART_MOVES: tuple[float, ...] = tuple(round(step * 0.05, 2) for step in range(-10, 21))
@@ -80,6 +80,8 @@ LABELS: dict[str, str] = {
     "funding_30d_usd": "Funding per 30 days at current rates (USD, + = you receive)",
     "fee_to_open_usd": "Fees to open all orders, taker (USD)",
     "nearest_liquidation_distance": "Nearest liquidation (price rise from mark)",
+    "hedge_cost_usd": "Hedge cost over the horizon: fees less funding (USD)",
+    "sell_cost_usd": "Selling and buying back instead (USD)",
     "nearest_liquidation_on": "Nearest liquidation is on",
 }
 SECTIONS: dict[str, str] = {
@@ -163,10 +165,10 @@ def make_sheet_file(
     """Plan from the inventory's inputs and prices (never its computed columns); write the sheet
     with the workbook's settings. ``path`` defaults to :func:`hedge_sheet_path`."""
     path = path or hedge_sheet_path(workbook, settings["Hedge Sheet Folder"], now)
-    distance = fraction(settings, "Min Liquidation Distance")
     as_of, stale = prices_as_of(inventory, now)
     return write_hedge_sheet(
-        plan_hedge(inventory, registry, min_distance=distance), path, as_of=as_of, stale=stale,
+        plan_hedge(inventory, registry, **plan_options(settings)), path, as_of=as_of,
+        stale=stale,
         source=settings["Price Source"],
         workbook_name=workbook.name,
         paper="letter" if settings["Paper"].lower() == "letter" else "a4",
@@ -476,6 +478,9 @@ class _SheetWriter:
             (LABELS["fee_to_open_usd"], totals["fee_to_open_usd"], FMT_USD),
             (LABELS["nearest_liquidation_distance"], totals["nearest_liquidation_distance"],
              FMT_DIST),
+            (f"{LABELS['hedge_cost_usd']}, {totals['hedge_days']:g} days",
+             totals["hedge_cost_usd"], FMT_USD_SIGNED),
+            (LABELS["sell_cost_usd"], totals["sell_cost_usd"], FMT_USD),
         ]
         row = top
         for label, value, num_format in figures:

@@ -9,7 +9,7 @@ read and write the table, and the source fetches the prices.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
 import numpy as np
@@ -18,7 +18,7 @@ import pandas as pd
 from xlhedge.columns import Column, Role, by_role, column_key, is_blank, shown_in
 from xlhedge.contracts import ContractRegistry, default_registry
 from xlhedge.errors import XlhedgeError
-from xlhedge.plan import MIN_LIQUIDATION_DISTANCE, plan_hedge
+from xlhedge.plan import plan_hedge
 from xlhedge.sources import PriceSource, Quote, QuoteRequest
 from xlhedge.sources.base import Progress, TableSource
 
@@ -88,13 +88,14 @@ def refresh_table(
     source: PriceSource,
     registry: ContractRegistry | None = None,
     progress: Progress | None = None,
-    min_distance: float = MIN_LIQUIDATION_DISTANCE,
+    options: Mapping[str, float] | None = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
     """Price the table's holdings with ``source`` and fill the computed columns from the plan.
 
     With the table's own prices, ``Updated`` becomes the time of this refresh (``now``, default
-    the current time): the prices typed are the prices as of now.
+    the current time): the prices typed are the prices as of now. ``options`` are
+    :func:`~xlhedge.plan.plan_hedge`'s keyword arguments (:func:`xlhedge.settings.plan_options`).
     """
     frame = with_standard_columns(table).astype(
         {c: object for c in headings("market", "computed")}
@@ -109,8 +110,7 @@ def refresh_table(
     stale = apply_quotes(frame, rows, quotes)
     if isinstance(source, TableSource):  # typed prices: they are as of this refresh
         frame.loc[rows, "Updated"] = (now or now_utc()).replace(tzinfo=None)
-    plan = plan_hedge(frame.loc[rows], registry or default_registry(),
-                      min_distance=min_distance)
+    plan = plan_hedge(frame.loc[rows], registry or default_registry(), **(options or {}))
     computed = {h: [c.cell(v) for v in plan[c.key]] for h, c in plan_shown().items()}
     computed[STATUS] = [
         _status(error, _with_size_check(warnings, quote, spec_value), stale.get(row, ""))

@@ -28,7 +28,7 @@ from xlhedge.inventory import (
     refresh_table,
     refreshed_columns,
 )
-from xlhedge.settings import fraction, registry_from_table, settings_from_table
+from xlhedge.settings import plan_options, registry_from_table, settings_from_table
 from xlhedge.sources import PriceSource, get_source
 
 
@@ -75,7 +75,7 @@ def refresh_inventory() -> None:
     try:
         result = refresh_table(inventory, source, registry,
                                lambda done, total: _status(book, f"xlhedge: {done}/{total}"),
-                               fraction(settings, "Min Liquidation Distance"))
+                               plan_options(settings))
         body = book.sheets[SHEET_NAME].tables[TABLE_NAME].data_body_range
         if body is not None:
             for start, stop in column_blocks(list(result.columns), owned):

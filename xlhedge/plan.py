@@ -32,6 +32,9 @@ MARK_WARNING = 0.05  # warn when a holding's price and its coin's mark price dif
 DEFAULT_FUNDING_RATE = 0.0001  # the exchanges' baseline: 0.01% per 8 h
 MIN_LIQUIDATION_DISTANCE = LIQUIDATION_WARNING  # post margin to keep liquidation this far away
 MARGIN_MODES = ("isolated", "cross")
+HEDGE_DAYS = 30.0  # the horizon the cost of the hedge is reckoned over
+SPOT_FEE = 0.001  # selling instead: the spot fee, paid twice (sell now, buy back later) ...
+SPREAD = 0.0005  # ... plus the spread
 
 Texts = npt.NDArray[np.object_]
 
@@ -55,6 +58,7 @@ NUMERIC_INPUTS: tuple[Rule, ...] = (
     Rule("collateral", 0.0, ge=0),
     Rule("funding_rate", DEFAULT_FUNDING_RATE, gt=-1, lt=1),
     Rule("mark_price", np.nan, gt=0),
+    Rule("hedge_days", np.nan, ge=0),  # blank: the plan's hedge_days
 )
 TEXT_INPUTS = ("asset", "contract", "account", "margin_mode")
 
@@ -166,6 +170,9 @@ def _numbers(frame: pd.DataFrame, errors: Texts) -> dict[str, FloatArray]:
 def plan_hedge(
     inventory: pd.DataFrame, registry: ContractRegistry | None = None, *,
     min_distance: float = MIN_LIQUIDATION_DISTANCE,
+    hedge_days: float = HEDGE_DAYS,
+    spot_fee: float = SPOT_FEE,
+    spread: float = SPREAD,
 ) -> pd.DataFrame:
     """One row per holding (blank rows dropped, index kept): its share of the short that hedges it.
 
@@ -187,6 +194,10 @@ def plan_hedge(
     account and settle coin holds its positions' margins and their rows' collateral; each
     position's liquidation price is Binance's cross rule with the others' maintenance margin.
     :func:`plan_positions` returns the positions themselves.
+
+    The cost of the insurance over ``hedge_days`` (a row's ``hedge_days`` overrides it): funding
+    at the current rate, fees to open and to close, against selling the spot and buying it back
+    (``spot_fee`` twice plus the ``spread``), with the break-even horizon.
     """
     registry = registry or default_registry()
     frame = normalise_inventory(inventory)
@@ -217,6 +228,8 @@ def plan_hedge(
             book.add_position(good[accounts[good] == account], spec)
     book.settle_cross_wallets()
     book.check_margin_held()
+    days = np.where(np.isnan(values["hedge_days"]), hedge_days, values["hedge_days"])
+    book.results.update(_costs(book.results, days, spot_fee, spread, book.warnings))
     failed = errors != ""
     for array in book.results.values():
         array[failed] = np.nan
@@ -231,6 +244,33 @@ def plan_hedge(
     # the declared columns in their order (a result no row has is all NaN), then any other
     return pd.DataFrame({**{c.key: data.get(c.key, np.full(n, np.nan)) for c in columns.COLUMNS
                             if c.plan}, **data}, index=labels)
+
+
+def _costs(r: dict[str, FloatArray], days: FloatArray, spot_fee: float, spread: float,
+           warnings: Texts) -> dict[str, FloatArray]:
+    """What the hedge costs over ``days`` in USD (fees to open and close less funding received)
+    against selling the part hedged and buying it back; where the hedge costs more, a warning.
+    Break-even: the horizon at which both cost the same (inf: never)."""
+    if "funding_per_day_usd" not in r:  # no row could be planned
+        return {}
+    funding = r["funding_per_day_usd"] * days
+    fees = 2.0 * r["fee_to_open_usd"]  # taker both ways, at today's mark
+    cost = fees - funding
+    sell = r["target_usd"] * (2.0 * spot_fee + spread)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        annual = np.where((days > 0) & (r["hedged_usd"] > 0),
+                          cost / r["hedged_usd"] * 365.0 / days, np.nan)
+        even = (fees - sell) / r["funding_per_day_usd"]
+    even = np.where(np.isfinite(even) & (even >= 0), even, np.inf)
+    dearer = cost > sell
+    for i in np.flatnonzero(dearer & ~np.isnan(cost)):
+        _append(warnings, i, f"over {days[i]:g} days the hedge is expected to cost "
+                f"{cost[i]:,.2f} USD, selling and buying back {sell[i]:,.2f} USD: selling may "
+                "be cheaper (but a sale may be a taxable event where a hedge may not be)")
+    return {"funding_horizon_usd": funding, "fee_to_close_usd": r["fee_to_open_usd"].copy(),
+            "hedge_cost_usd": cost, "hedge_cost_annual": annual, "sell_cost_usd": sell,
+            "break_even_days": np.where(np.isnan(cost), np.nan, even),
+            "hedge_days": days}  # the horizon each row was reckoned over
 
 
 def _margin_modes(raw: pd.Series, errors: Texts) -> Texts:
@@ -645,6 +685,11 @@ def plan_totals(plan: pd.DataFrame) -> pd.Series:
             "funding_per_day_usd": float(ok["funding_per_day_usd"].sum()),
             "fee_to_open_usd": float(ok["fee_to_open_usd"].sum()),
             "nearest_liquidation_distance": float(distances.min()) if len(distances) else np.inf,
+            "funding_horizon_usd": float(ok["funding_horizon_usd"].sum()),
+            "fees_usd": float(ok["fee_to_open_usd"].sum() + ok["fee_to_close_usd"].sum()),
+            "hedge_cost_usd": float(ok["hedge_cost_usd"].sum()),
+            "sell_cost_usd": float(ok["sell_cost_usd"].sum()),
+            "hedge_days": float(ok["hedge_days"].max()) if len(ok) else np.nan,
         }
     )
 

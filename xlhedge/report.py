@@ -109,6 +109,19 @@ def totals_text(plan: pd.DataFrame) -> str:
         f"Margin to post: {margins}",
         f"Funding per day: {t['funding_per_day_usd']:+,.2f} USD (positive = received); "
         f"fees to open {t['fee_to_open_usd']:,.2f} USD",
+        cost_text(t),
         f"Nearest liquidation: {_percent(t['nearest_liquidation_distance'])}; "
         f"rows with errors: {int(t['errors'])}",
     ])
+
+
+def cost_text(t: pd.Series) -> str:
+    """The cost of the insurance over the horizon, against selling and buying back."""
+    if math.isnan(t["hedge_days"]):
+        return "Cost of the hedge: nothing planned"
+    cheaper = "hedging" if t["hedge_cost_usd"] <= t["sell_cost_usd"] else "selling"
+    return (f"Over {t['hedge_days']:g} days: funding {t['funding_horizon_usd']:+,.2f} USD at "
+            f"today's rates, fees to open and close {t['fees_usd']:,.2f} USD: the hedge costs "
+            f"{t['hedge_cost_usd']:,.2f} USD; selling and buying back instead "
+            f"{t['sell_cost_usd']:,.2f} USD: {cheaper} is cheaper (a sale may be a taxable "
+            "event where a hedge may not be)")

@@ -41,7 +41,27 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("Min Liquidation Distance", "30%",
             "margin to post keeps each short's liquidation at least this far above the mark "
             "(0% = the initial margin only)", "MinLiquidationDistance"),
+    Setting("Hedge Days", "30", "how long you mean to hold the hedge: its cost is reckoned over "
+            "this many days (a row's Hedge Days overrides it)", "HedgeDays"),
+    Setting("Spot Fee", "0.1%", "selling instead of hedging: your spot trading fee, paid twice "
+            "(sell now, buy back later)", "SpotFee"),
+    Setting("Spread", "0.05%", "selling instead of hedging: the spread lost on the round trip",
+            "Spread"),
 )
+
+
+def plan_options(settings: Mapping[str, str]) -> dict[str, float]:
+    """The settings :func:`xlhedge.plan.plan_hedge` takes, as its keyword arguments."""
+    days = settings["Hedge Days"].strip()
+    try:
+        hedge_days = float(days)
+    except ValueError:
+        raise InputError("setting 'Hedge Days'", "must be a number of days", days) from None
+    if not 0 <= hedge_days <= 3650:
+        raise InputError("setting 'Hedge Days'", "must be between 0 and 3650", days)
+    return {"min_distance": fraction(settings, "Min Liquidation Distance"),
+            "hedge_days": hedge_days, "spot_fee": fraction(settings, "Spot Fee"),
+            "spread": fraction(settings, "Spread")}
 
 
 def fraction(settings: Mapping[str, str], label: str) -> float:

@@ -513,9 +513,9 @@ def _scenarios(book: Workbook, sheet: Worksheet, fmt: Formats) -> None:
     # table (it shows #VALUE! there) and every viewer still has the numbers
     calc.put("K11", "Saved copy (values as built; the live table is left)", fmt.label)
     for i, line in enumerate(table):
-        for j, value in enumerate(line):
-            calc.put(f"{'KLMNOPQ'[j]}{12 + i}", value,
-                     None if isinstance(value, str) else (fmt.percent if j == 0 else fmt.usd))
+        for j, saved in enumerate(line):
+            calc.put(f"{'KLMNOPQ'[j]}{12 + i}", saved,
+                     None if isinstance(saved, str) else (fmt.percent if j == 0 else fmt.usd))
     chart = book.add_chart({"type": "scatter", "subtype": "straight"})
     for column, name in (("E", "Unhedged value (USD)"), ("H", "Hedged value (USD)")):
         chart.add_series({
