@@ -141,3 +141,12 @@ def test_a_table_refresh_stamps_updated():
     assert result["Updated"].tolist() == [when] * 6
     assert "Updated" in refreshed_columns(get_source("table"))
     assert "Price" not in refreshed_columns(get_source("table"))  # typed prices stay
+
+
+def test_documented_aliases_read_as_their_column():
+    from xlhedge.inventory import canonical_inputs, missing_inputs
+
+    table = example_inventory().rename(columns={"Quantity": "Qty", "Asset": "Coin"})
+    fixed = canonical_inputs(table)
+    missing_inputs(fixed.columns)  # no error: Qty is Quantity, Coin is Asset
+    assert fixed["Quantity"].tolist() == table["Qty"].tolist()

@@ -135,23 +135,16 @@ def _about(path: Path, exc: XlhedgeError) -> XlhedgeError:
     return _in_file(path, exc)
 
 
-def _canonical_inputs(inventory: pd.DataFrame) -> dict[str, str]:
-    """Headings that are documented aliases of input columns (``Qty``) -> the column's heading."""
-    from xlhedge.columns import by_role
-
-    renames = {}
-    for column in by_role("input"):
-        keys = {column_key(a) for a in column.aliases}
-        for heading in inventory.columns:
-            if column_key(heading) in keys and column.heading not in inventory.columns:
-                renames[str(heading)] = column.heading
-    return renames
-
-
 def cmd_refresh(args: argparse.Namespace) -> int:
     from xlhedge import xlsxtable
-    from xlhedge.inventory import TABLE_NAME, missing_inputs, refresh_table, refreshed_columns
-    from xlhedge.settings import fraction
+    from xlhedge.inventory import (
+        TABLE_NAME,
+        canonical_inputs,
+        missing_inputs,
+        refresh_table,
+        refreshed_columns,
+    )
+    from xlhedge.settings import plan_options, seconds
     from xlhedge.sources import get_source
 
     if args.out is not None and args.out.suffix.lower() != args.workbook.suffix.lower():
@@ -161,17 +154,17 @@ def cmd_refresh(args: argparse.Namespace) -> int:
                              "change by renaming")
     _check_workbook(args.workbook)
     inventory, settings, registry = _workbook_tables(args.workbook)
-    inventory = inventory.rename(columns=_canonical_inputs(inventory))
+    inventory = canonical_inputs(inventory)
     try:
         missing_inputs(inventory.columns)
     except XlhedgeError as exc:
         raise _in_file(args.workbook, exc) from None
     spec = args.source or settings["Price Source"]
-    source = get_source(spec, deadline=_seconds(settings, "Source Timeout", 30.0))
+    source = get_source(spec, deadline=seconds(settings, "Source Timeout"))
     live = spec.strip().lower().startswith("ccxt:")
     try:
         result = refresh_table(inventory, source, registry, _progress if live else None,
-                               fraction(settings, "Min Liquidation Distance"))
+                               plan_options(settings))
     except XlhedgeError as exc:
         raise _about(args.workbook, exc) from None
     # only the columns a refresh owns (any missing are added at the table's right edge): user
@@ -191,27 +184,13 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     return 0
 
 
-def _seconds(settings: dict[str, str], label: str, default: float) -> float:
-    """A setting in seconds (``30`` or ``30 s``); a missing one takes ``default``."""
-    from xlhedge.errors import InputError
-
-    text = str(settings.get(label, f"{default:g}")).strip().lower().removesuffix("s").strip()
-    try:
-        value = float(text)
-    except ValueError:
-        raise InputError(f"setting {label!r}", "must be a number of seconds", text) from None
-    if not 0 < value <= 3600:
-        raise InputError(f"setting {label!r}", "must be between 0 and 3600 seconds", text)
-    return value
-
-
 def cmd_sheet(args: argparse.Namespace) -> int:
     from xlhedge.hedgesheet import make_sheet_file
-    from xlhedge.inventory import now_utc
+    from xlhedge.inventory import canonical_inputs, now_utc
 
     _check_workbook(args.workbook)
     inventory, settings, registry = _workbook_tables(args.workbook)
-    inventory = inventory.rename(columns=_canonical_inputs(inventory))
+    inventory = canonical_inputs(inventory)
     try:
         sheet = make_sheet_file(inventory, settings, registry, args.workbook, now_utc(),
                                 path=args.output)

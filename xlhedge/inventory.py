@@ -51,6 +51,18 @@ def missing_inputs(columns: Iterable[object]) -> None:
                            "or deleted?): give the table back that heading, then refresh again")
 
 
+def canonical_inputs(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with documented aliases of input columns (``Qty``) under the column's heading
+    (``Quantity``), so that a refresh reads them as ``plan`` does."""
+    renames = {}
+    for column in by_role("input"):
+        keys = {column_key(a) for a in column.aliases}
+        for heading in table.columns:
+            if column_key(heading) in keys and column.heading not in table.columns:
+                renames[heading] = column.heading
+    return table.rename(columns=renames)
+
+
 def with_standard_columns(table: pd.DataFrame) -> pd.DataFrame:
     """The table with every standard column present; user columns kept, in their places."""
     frame = table.copy()

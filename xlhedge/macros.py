@@ -22,13 +22,14 @@ from xlhedge.hedgesheet import make_sheet_file
 from xlhedge.inventory import (
     SHEET_NAME,
     TABLE_NAME,
+    canonical_inputs,
     column_blocks,
     missing_inputs,
     now_utc,
     refresh_table,
     refreshed_columns,
 )
-from xlhedge.settings import plan_options, registry_from_table, settings_from_table
+from xlhedge.settings import plan_options, registry_from_table, seconds, settings_from_table
 from xlhedge.sources import PriceSource, get_source
 
 
@@ -60,7 +61,9 @@ def refresh_inventory() -> None:
     columns a refresh owns (user columns and formulas stay), one range write per run of them."""
     book = xw.Book.caller()
     settings, registry, inventory = _context(book)
-    source: PriceSource = get_source(settings["Price Source"])
+    source: PriceSource = get_source(settings["Price Source"],
+                                     deadline=seconds(settings, "Source Timeout"))
+    inventory = canonical_inputs(inventory)
     owned = refreshed_columns(source)
     missing = [c for c in owned if c not in inventory.columns]
     try:

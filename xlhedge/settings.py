@@ -47,7 +47,21 @@ SETTINGS: tuple[Setting, ...] = (
             "(sell now, buy back later)", "SpotFee"),
     Setting("Spread", "0.05%", "selling instead of hedging: the spread lost on the round trip",
             "Spread"),
+    Setting("Source Timeout", "30", "seconds a live price source may take in all; what has not "
+            "come by then is marked stale and keeps its last good values", "SourceTimeout"),
 )
+
+
+def seconds(settings: Mapping[str, str], label: str) -> float:
+    """A setting in seconds (``30`` or ``30 s``)."""
+    text = str(settings[label]).strip().lower().removesuffix("s").strip()
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(f"setting {label!r}", "must be a number of seconds", text) from None
+    if not 0 < value <= 3600:
+        raise InputError(f"setting {label!r}", "must be between 0 and 3600 seconds", text)
+    return value
 
 
 def plan_options(settings: Mapping[str, str]) -> dict[str, float]:
