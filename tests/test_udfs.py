@@ -19,6 +19,7 @@ UDF_NAMES = [
     "HEDGE_CONTRACTS", "INVERSE_PNL", "LINEAR_PNL", "LIQUIDATION_PRICE", "BANKRUPTCY_PRICE",
     "INITIAL_MARGIN", "FUNDING_PAYMENT", "TRADING_FEE", "AVG_ENTRY_PRICE", "HEDGE_SCENARIOS",
     "HEDGE_RATIO", "CONTRACT_SPEC", "CROSS_LIQUIDATION_PRICE", "MARGIN_FOR_LIQUIDATION",
+    "FUNDING_OVER",
 ]
 
 
@@ -34,6 +35,10 @@ class TestAsPlainPython:
             core.liquidation_price("short", 600, 100, 60000, 0.5, 0.004)
         )
         assert udfs.FUNDING_PAYMENT(10000, 1, 16000, 0.0001, "long") == pytest.approx(-6.25e-5)
+        # 600 x 100 USD at 60,000, 0.01% per 8 h, 30 days: 90 x 0.0001 BTC received
+        assert udfs.FUNDING_OVER(600, 100, 60000, 0.0001, 30) == pytest.approx(0.009)
+        assert udfs.FUNDING_OVER(600, 100, 60000, 0.0001, -1).startswith(
+            "#VALUE! days must be >= 0")
         assert udfs.AVG_ENTRY_PRICE([1000, 2000], [5000, 6000]) == 5625
         assert udfs.CONTRACT_SPEC("BINANCE:BTCUSD_PERP", "contract_value") == 100
         assert udfs.CONTRACT_SPEC("binance:btcusd_perp", "Taker Fee") == 0.0005

@@ -186,6 +186,17 @@ def FUNDING_PAYMENT(
                                 contract_type)
 
 
+@udf(ranges=("contracts", "contract_value", "mark_price", "funding_rate", "days"),
+     docs={"days": "Days the hedge is held", "interval_hours": "Hours between fundings (8)"})
+def FUNDING_OVER(
+    contracts: Any, contract_value: Any, mark_price: Any, funding_rate: Any, days: Any,
+    interval_hours: Any = 8.0, side: Any = "short", contract_type: Any = "inverse",
+) -> Any:
+    """Funding over a number of days at a constant rate; positive = received."""
+    return core.funding_over(contracts, contract_value, mark_price, funding_rate, days,
+                             interval_hours, side, contract_type)
+
+
 @udf(ranges=("contracts", "contract_value", "price", "fee_rate"), docs={"price": "Fill price"})
 def TRADING_FEE(
     contracts: Any, contract_value: Any, price: Any, fee_rate: Any, contract_type: Any = "inverse"

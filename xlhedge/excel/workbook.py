@@ -213,7 +213,7 @@ README_LINES = (
         (f"{name}: {(getattr(udfs, name).__doc__ or '').strip().splitlines()[0]}", "text")
         for name in ("HEDGE_CONTRACTS", "INVERSE_PNL", "LINEAR_PNL", "LIQUIDATION_PRICE",
                      "BANKRUPTCY_PRICE", "CROSS_LIQUIDATION_PRICE", "MARGIN_FOR_LIQUIDATION",
-                     "INITIAL_MARGIN", "FUNDING_PAYMENT", "TRADING_FEE",
+                     "INITIAL_MARGIN", "FUNDING_PAYMENT", "FUNDING_OVER", "TRADING_FEE",
                      "AVG_ENTRY_PRICE", "HEDGE_SCENARIOS", "HEDGE_RATIO", "CONTRACT_SPEC")
     ),
     ("Errors show as short texts starting with #, naming the argument and the rule "
@@ -479,6 +479,8 @@ def _cross_margin(calc: CalcSheet, fmt: Formats) -> None:
     calc.put("A65", "Isolated margin keeping liquidation 30% above 60,000 (BTC)", fmt.label)
     calc.call("B65", udfs.MARGIN_FOR_LIQUIDATION, Text("short"), "B62", 100, 60000, 78000, 0.004,
               fmt=fmt.coin)
+    calc.put("A66", "Funding received over 30 days at +0.01% per 8 h (BTC)", fmt.label)
+    calc.call("B66", udfs.FUNDING_OVER, "B62", 100, 60000, 0.0001, 30, fmt=fmt.coin)
 
 
 def _scenarios(book: Workbook, sheet: Worksheet, fmt: Formats) -> None:
