@@ -19,7 +19,7 @@ UDF_NAMES = [
     "HEDGE_CONTRACTS", "INVERSE_PNL", "LINEAR_PNL", "LIQUIDATION_PRICE", "BANKRUPTCY_PRICE",
     "INITIAL_MARGIN", "FUNDING_PAYMENT", "TRADING_FEE", "AVG_ENTRY_PRICE", "HEDGE_SCENARIOS",
     "HEDGE_RATIO", "CONTRACT_SPEC", "CROSS_LIQUIDATION_PRICE", "MARGIN_FOR_LIQUIDATION",
-    "FUNDING_OVER",
+    "FUNDING_OVER", "HEDGE_EFFECTIVENESS",
 ]
 
 
@@ -37,6 +37,10 @@ class TestAsPlainPython:
         assert udfs.FUNDING_PAYMENT(10000, 1, 16000, 0.0001, "long") == pytest.approx(-6.25e-5)
         # 600 x 100 USD at 60,000, 0.01% per 8 h, 30 days: 90 x 0.0001 BTC received
         assert udfs.FUNDING_OVER(600, 100, 60000, 0.0001, 30) == pytest.approx(0.009)
+        # spot returns exactly twice the hedge's: ratio 2, R² 1
+        spot, hedge = [[100], [110], [99], [108.9]], [[50], [52.5], [49.875], [52.36875]]
+        assert udfs.HEDGE_EFFECTIVENESS(spot, hedge) == pytest.approx(1.0)
+        assert udfs.HEDGE_RATIO(spot, hedge) == pytest.approx(2.0)
         assert udfs.FUNDING_OVER(600, 100, 60000, 0.0001, -1).startswith(
             "#VALUE! days must be >= 0")
         assert udfs.AVG_ENTRY_PRICE([1000, 2000], [5000, 6000]) == 5625

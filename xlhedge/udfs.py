@@ -249,6 +249,14 @@ def HEDGE_RATIO(spot_prices: Any, hedge_prices: Any) -> Any:
     return core.min_variance_hedge_ratio(spot_prices, hedge_prices)
 
 
+@udf(columns=("spot_prices", "hedge_prices"),
+     docs={"spot_prices": "Price history of the coin you hold (a range)",
+           "hedge_prices": "Price history of the hedge contract's coin, same dates"})
+def HEDGE_EFFECTIVENESS(spot_prices: Any, hedge_prices: Any) -> Any:
+    """R² of the cross-hedge: the share of the spot's return variance the hedge removes."""
+    return core.hedge_effectiveness(spot_prices, hedge_prices)
+
+
 SPEC_FIELDS = {key.replace("_", ""): key for key in TABLE_COLUMNS} | {
     heading.lower().replace(" ", "").replace("(h)", ""): key
     for key, heading in TABLE_COLUMNS.items()

@@ -214,7 +214,8 @@ README_LINES = (
         for name in ("HEDGE_CONTRACTS", "INVERSE_PNL", "LINEAR_PNL", "LIQUIDATION_PRICE",
                      "BANKRUPTCY_PRICE", "CROSS_LIQUIDATION_PRICE", "MARGIN_FOR_LIQUIDATION",
                      "INITIAL_MARGIN", "FUNDING_PAYMENT", "FUNDING_OVER", "TRADING_FEE",
-                     "AVG_ENTRY_PRICE", "HEDGE_SCENARIOS", "HEDGE_RATIO", "CONTRACT_SPEC")
+                     "AVG_ENTRY_PRICE", "HEDGE_SCENARIOS", "HEDGE_RATIO", "HEDGE_EFFECTIVENESS",
+                     "CONTRACT_SPEC")
     ),
     ("Errors show as short texts starting with #, naming the argument and the rule "
      "(#VALUE! price must be > 0). A liquidation price that can never be reached shows 'never'.",
@@ -441,6 +442,11 @@ def _other_examples(calc: CalcSheet, fmt: Formats) -> None:
         calc.put(f"B{37 + i}", b, fmt.input)
     calc.put("A46", "Minimum-variance hedge ratio", fmt.label)
     calc.call("B46", udfs.HEDGE_RATIO, Rng("A37:A44"), Rng("B37:B44"), fmt=fmt.ratio)
+    calc.put("C46", "R² (variance removed)", fmt.label)
+    calc.call("D46", udfs.HEDGE_EFFECTIVENESS, Rng("A37:A44"), Rng("B37:B44"), fmt=fmt.ratio)
+    calc.put("G46", "From these 8 prices only. The Inventory's SOL row types 0.85: use the ratio "
+             "your own price history gives; under R² 0.80 the hedge is not highly effective.",
+             fmt.note)
     calc.put("A47", "SOL held", fmt.label)
     calc.put("B47", 400, fmt.input)
     calc.put("A48", "Same USD in BTC (SOL value / BTC price)", fmt.label)
