@@ -238,6 +238,40 @@ def test_read_table_values_types_and_sheet(book: Path) -> None:
     assert [t.name for t in xt.list_tables(book)] == ["Inventory"]
 
 
+def test_read_tables_reads_several_tables_from_one_opening(
+        book: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "two.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    first, second = wb.add_worksheet("First"), wb.add_worksheet("Second")
+    first.add_table(0, 0, 2, 1, {"name": "Prices", "data": [["BTC", 1.5], ["ETH", 2.0]],
+                                 "columns": [{"header": "Asset"}, {"header": "Price"}]})
+    first.add_table(0, 3, 1, 3, {"name": "Notes", "data": [["hello"]],
+                                 "columns": [{"header": "Note"}]})  # the same sheet
+    second.add_table(0, 0, 1, 0, {"name": "Settings", "data": [[7]],
+                                  "columns": [{"header": "Value"}]})
+    wb.close()
+    opened, parsed = [], []
+    monkeypatch.setattr(xt._Package, "__init__", lambda self, p, init=xt._Package.__init__: (
+        opened.append(p), init(self, p))[-1])
+    monkeypatch.setattr(xt._Package, "parse", lambda self, data, name, parse=xt._Package.parse: (
+        parsed.append(name), parse(self, data, name))[-1])
+    got = xt.read_tables(path, ["settings", "Prices", "Missing", "NOTES"])
+    assert len(opened) == 1 and parsed.count("xl/workbook.xml") == 1
+    assert list(got) == ["settings", "Prices", "Missing", "NOTES"]  # the names as given
+    assert got["Missing"] is None
+    for name in ("settings", "Prices", "NOTES"):
+        frame = got[name]
+        assert frame is not None
+        assert_frames_equal(frame, read_table(path, name))
+        assert frame.attrs == read_table(path, name).attrs
+    assert got["Prices"]["Price"].tolist() == [1.5, 2.0]  # type: ignore[index]
+    assert got["NOTES"].attrs["table_name"] == "Notes"  # type: ignore[union-attr]
+    assert xt.read_tables(path, "prices")["prices"] is not None  # one name alone
+    assert xt.read_tables(path, []) == {}
+    assert_frames_equal(xt.read_tables(book, ["Inventory"])["Inventory"],  # type: ignore[arg-type]
+                        read_table(book, "Inventory"))
+
+
 def test_unknown_table_lists_the_tables(book: Path) -> None:
     with pytest.raises(TableNotFoundError, match=r"'Holdings'.*Inventory \(sheet Inventory\)"):
         read_table(book, "Holdings")

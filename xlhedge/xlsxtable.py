@@ -38,7 +38,7 @@ from xlhedge.files import FileWriteError, atomic_path, backup_path
 
 __all__ = ["TableFileError", "TableFileLockedError", "TableInfo", "TableNotFoundError",
            "TableWriteError", "WorkbookFormatError", "XlsxTableError", "backup_path",
-           "list_tables", "read_table", "table_info", "update_columns"]
+           "list_tables", "read_table", "read_tables", "table_info", "update_columns"]
 
 StrPath = str | os.PathLike[str]
 MAX_CELL_TEXT = 32_767
@@ -56,22 +56,17 @@ _SUBTOTAL_RE = re.compile(
 class XlsxTableError(Exception):
     """Base class of the errors raised by this module."""
 
-
 class WorkbookFormatError(XlsxTableError, ValueError):
     """The file is not a workbook package this module can read; names the file and the part."""
-
 
 class TableNotFoundError(XlsxTableError, LookupError):
     """No table of that name; the message lists the tables the workbook has."""
 
-
 class TableWriteError(XlsxTableError, ValueError):
     """The data cannot be written under the rules (names the table and the rule); file unchanged."""
 
-
 class TableFileError(XlsxTableError, FileWriteError):
     """A file-system problem (unwritable folder, read-only or locked file); file unchanged."""
-
 
 class TableFileLockedError(TableFileError):
     """The target is open in Excel or locked by another program."""
@@ -127,8 +122,7 @@ class _Package(zipfile.ZipFile):
     def part(self, name: str) -> bytes:
         if name not in self.names:
             raise WorkbookFormatError(f"{self.path}: the package has no part {name!r}")
-        info = self.getinfo(name)
-        size, packed = info.file_size, info.compress_size
+        size, packed = (info := self.getinfo(name)).file_size, info.compress_size
         if size > MAX_PART_BYTES or (size > RATIO_FLOOR and size > MAX_RATIO * max(packed, 1)):
             raise WorkbookFormatError(f"{self.path}: part {name} unpacks to {size:,} bytes from "
                                       f"{packed:,}: refused (limits {MAX_PART_BYTES:,} bytes, "
@@ -247,11 +241,12 @@ def table_info(path: StrPath, table_name: str) -> TableInfo:
 
 
 _Value = str | None  # cell content: its type (n, s, b or e) then its text; None: empty cell
+_COLUMN = {get_column_letter(i): i for i in range(1, 16385)}  # "B" -> 2
 
 
 def _at(c: Any) -> tuple[int, int]:  # (row, column) of a cell element: "B7" -> (7, 2)
     letters = (ref := c.get("r") or "?").rstrip("0123456789")
-    return int(ref[len(letters):]), column_index_from_string(letters)
+    return int(ref[len(letters):]), _COLUMN.get(letters) or column_index_from_string(letters)
 
 
 class _Sheet:
@@ -268,8 +263,7 @@ class _Sheet:
         self.sd = self.root.find(self.q("sheetData"))
         if self.sd is None:
             raise WorkbookFormatError(f"{pkg.path}: part {info.sheet_part} has no <sheetData>")
-        self.rows: dict[int, Any] = {}
-        num = 0
+        self.rows, num = dict[int, Any](), 0
         for row in self.sd.iterchildren(self.q("row")):  # a row without r: the one after
             row.set("r", str(num := int(row.get("r") or num + 1)))
             self.rows[num] = row
@@ -284,11 +278,11 @@ class _Sheet:
 
     def cells(self, r: int) -> dict[int, Any]:
         if (found := self._cells.get(r)) is None:
-            found = self._cells[r] = {}
+            found, known = self._cells.setdefault(r, {}), _COLUMN.get
             for c in self.rows[r].iterchildren(self.c) if r in self.rows else ():
-                if c.get("r") is None:
-                    c.set("r", f"{get_column_letter(max(found, default=0) + 1)}{r}")
-                found[column_index_from_string(c.get("r").rstrip("0123456789"))] = c
+                if (ref := c.get("r")) is None:
+                    c.set("r", ref := f"{get_column_letter(max(found, default=0) + 1)}{r}")
+                found[known(x := ref.rstrip("0123456789")) or column_index_from_string(x)] = c
         return found
 
     def rows_in(self, top: int, bottom: int) -> list[int]:
@@ -307,8 +301,7 @@ class _Sheet:
 
     def cell(self, r: int, col: int) -> Any:
         """The cell at (r, col); a new one goes in row and column order."""
-        cells = self.cells(r)
-        if col in cells:
+        if col in (cells := self.cells(r)):
             return cells[col]
         if r not in self.rows:
             self.rows[r] = etree.SubElement(self.sd, self.q("row"), r=str(r))
@@ -339,15 +332,14 @@ class _Sheet:
                              ).text = text
 
     def value(self, c: Any) -> Any:
-        t = c.get("t", "n")
-        if t == "inlineStr":
+        if (t := c.get("t", "n")) == "inlineStr":
             return None if (node := c.find(self.is_)) is None else self.text(node) or None
-        if not (text := None if (v := c.find(self.v)) is None else v.text):
+        if not (text := c[0].text if len(c) == 1 and c[0].tag == self.v else c.findtext(self.v)):
             return None
         if t == "n":
             duration = (self.dates or self._date_styles()).get(int(c.get("s", "0")))
-            if duration is not None and 0 <= float(text) < 2_958_466:  # up to 9999-12-31
-                return from_excel(float(text), self.epoch, timedelta=duration)
+            if duration is not None and 0 <= float(text) < 2_958_466:
+                return from_excel(float(text), self.epoch, timedelta=duration)  # to 9999-12-31
             return float(text)
         if t == "s":
             if self.strings is None:
@@ -369,6 +361,10 @@ class _Sheet:
 
     def render(self, value: Any) -> _Value:
         """One frame value as cell content; TypeError for a kind of value a cell cannot hold."""
+        if isinstance(value, float | np.floating | decimal.Decimal | numbers.Real) and not \
+                isinstance(value, int | np.integer):  # floats first: the most frequent
+            x = float(value)  # NaN: an empty cell (x - x is NaN for NaN and +/-inf)
+            return None if x != x else "e#NUM!" if x - x else "n" + repr(x).removesuffix(".0")
         if value is None or value is pd.NaT or value is pd.NA:
             return None
         if isinstance(value, str):  # "" is an empty cell
@@ -380,10 +376,6 @@ class _Sheet:
             return "b1" if value else "b0"
         if isinstance(value, int | np.integer):
             return f"n{int(value)}"
-        if isinstance(value, float | np.floating | numbers.Real | decimal.Decimal):  # float first
-            x = float(value)  # NaN: an empty cell
-            return None if x != x else "n" + repr(x).removesuffix(".0") if math.isfinite(x) else (
-                "e#NUM!")
         if isinstance(value, dt.datetime | dt.time) and value.tzinfo is not None:
             value = value.replace(tzinfo=None)  # wall time: Excel has no time zones
         if isinstance(value, dt.date | dt.time | dt.timedelta):
@@ -404,24 +396,35 @@ class _Sheet:
         return dates
 
 
+def _read(pkg: _Package, info: TableInfo) -> pd.DataFrame:
+    sheet, (c1, r1, c2, r2) = _Sheet(pkg, info), info.bounds
+    top = r1 + info.header_row_count
+    last = sheet.last_used(top, r2 - info.totals_row_count, c1, c2)
+    columns: list[list[Any]] = [[None] * (last - top + 1) for _ in range(c2 - c1 + 1)]
+    for r in sheet.rows_in(top, last):
+        for col, c in sheet.cells(r).items():
+            if c1 <= col <= c2 and len(c):  # a cell without content has no value
+                columns[col - c1][r - top] = sheet.value(c)
+    names = [*info.columns, *(f"Column{j + 1}" for j in range(len(info.columns), len(columns)))]
+    frame = pd.DataFrame(dict(enumerate(columns))).set_axis(names[:len(columns)], axis=1)
+    frame.attrs.update(sheet_name=info.sheet_name, table_name=info.name, table_ref=info.ref)
+    return frame
+
+
 def read_table(path: StrPath, table_name: str) -> pd.DataFrame:
     """The table's body, one column per table column: cached values for formulas, numbers as
     float (in a date format: datetimes per the 1900/1904 setting), booleans, text as text, blank
     cells None/NaN; no totals row or trailing blank rows. ``attrs``: sheet, table name and ref."""
     with _Package(path) as pkg:
-        sheet = _Sheet(pkg, info := pkg.find(table_name))
-        c1, r1, c2, r2 = info.bounds
-        top = r1 + info.header_row_count
-        last = sheet.last_used(top, r2 - info.totals_row_count, c1, c2)
-        columns: list[list[Any]] = [[None] * (last - top + 1) for _ in range(c2 - c1 + 1)]
-        for r in sheet.rows_in(top, last):
-            for col, c in sheet.cells(r).items():
-                if c1 <= col <= c2:
-                    columns[col - c1][r - top] = sheet.value(c)
-    names = [*info.columns, *(f"Column{j + 1}" for j in range(len(info.columns), len(columns)))]
-    frame = pd.DataFrame(dict(enumerate(columns))).set_axis(names[:len(columns)], axis=1)
-    frame.attrs.update(sheet_name=info.sheet_name, table_name=info.name, table_ref=info.ref)
-    return frame
+        return _read(pkg, pkg.find(table_name))
+
+
+def read_tables(path: StrPath, names: Iterable[str]) -> dict[str, pd.DataFrame | None]:
+    """Each name's :func:`read_table` (ignoring case; None: no such table), from one opening."""
+    with _Package(path) as pkg:
+        found = {t.name.casefold(): t for t in reversed(pkg.tables())}  # the first of a name
+        return {n: None if (t := found.get(n.casefold())) is None else _read(pkg, t) for n in (
+            [names] if isinstance(names, str) else names)}
 
 
 def _subtotal(formula: str, table: str, columns: dict[str, list[_Value]]
@@ -489,10 +492,8 @@ def _plan(pkg: _Package, info: TableInfo, frame: pd.DataFrame, columns: str | It
     for name, _, j in cols:
         if isinstance((series := frame.iloc[:, j]).dtype, pd.DatetimeTZDtype):
             series = series.dt.tz_localize(None)  # wall time: Excel has no time zones
-        try:  # float64 without per-value type checks (x - x is NaN for NaN and +/-inf)
-            rendered.append([None if x != x else "n" + repr(x).removesuffix(".0") if x - x == 0
-                             else "e#NUM!" for x in series.tolist()] if series.dtype ==
-                            np.float64 else [sheet.render(value) for value in series.tolist()])
+        try:
+            rendered.append([sheet.render(value) for value in series.tolist()])
         except (TypeError, ValueError, OverflowError) as exc:
             raise TableWriteError(f"table {table!r}: column {name!r} holds {exc}, which a cell "
                                   f"cannot hold. {_UNCHANGED}") from exc
@@ -514,14 +515,14 @@ def _plan(pkg: _Package, info: TableInfo, frame: pd.DataFrame, columns: str | It
                       if col in (cells := sheet.cells(r))), None)
         if col > c2 and info.header_row_count:  # a new column's header (the table styles it)
             sheet.put(sheet.cell(r1, col), "s" + _escape(name))
-        for r, value in enumerate(values, top):
-            if (c := sheet.cells(r).get(col)) is None and (value or style) is not None:
-                c = sheet.cell(r, col)
+        for r, cells, value in ((r, sheet.cells(r), v) for r, v in enumerate(values, top)):
+            if (c := cells.get(col)) is None and (value or style) is not None:
+                c = sheet.cell(r, col)  # in cells too
                 c.set("s", style) if style is not None else None
             if c is not None:
                 sheet.put(c, value)
                 if value is None and set(c.attrib) <= {"r"}:  # empty and unstyled: no cell
-                    sheet.rows[r].remove(sheet.cells(r).pop(col))
+                    sheet.rows[r].remove(cells.pop(col))
     written = {name.casefold(): values for (name, _, _), values in zip(cols, rendered, strict=True)}
     for col, c in sheet.cells(r2).items() if info.totals_row_count else ():
         if (f := c.find(sheet.f)) is None or not c1 <= col <= c2:
@@ -559,17 +560,16 @@ def update_columns(path: StrPath, table_name: str, frame: pd.DataFrame,
     """Write ``frame``'s values into the body cells of the table columns named in ``columns``
     and return the path written (``out_path``, by default ``path``).
 
-    Frame row k (by position) goes to body row k; trailing blank body rows may be left out.
-    Names match headers exactly, then ignoring case; one the table lacks becomes a new column at
-    its right edge. The frame column is the one of that name (exactly, as the table spells it,
-    then ignoring case). Text is written as text (even ``=1+1``), cut to 32,767 characters,
-    ``_xHHHH_``-escaped where XML cannot carry it ("" is an empty cell); dates as serials per
-    the 1900/1904 setting (before the epoch: ISO text); +/-inf as ``#NUM!``; None/NaN as an
-    empty cell. Other cells, formulas and styles stay; a new cell takes its column's first body
-    cell's style. Totals-row ``SUBTOTAL`` formulas over updated columns get fresh cached values
-    (counting rows the user hid); other totals formulas over them lose theirs. Written by
-    :func:`xlhedge.files.atomic_path` (with ``backup``, the old file is kept as
-    :func:`backup_path`); on any error the files are unchanged.
+    Frame row k (by position) goes to body row k; trailing blank body rows may be left out. Names
+    match headers exactly, then ignoring case; one the table lacks becomes a new column at its right
+    edge. The frame column is the one of that name (exactly, as the table spells it, then ignoring
+    case). Text is written as text (even ``=1+1``), cut to 32,767 characters, ``_xHHHH_``-escaped
+    where XML cannot carry it ("" is an empty cell); dates as serials per the 1900/1904 setting
+    (before the epoch: ISO text); +/-inf as ``#NUM!``; None/NaN as an empty cell. Other cells,
+    formulas and styles stay; a new cell takes its column's first body cell's style. Totals-row
+    ``SUBTOTAL`` formulas over updated columns get fresh cached values (counting rows the user hid);
+    other totals formulas over them lose theirs. Written by :func:`xlhedge.files.atomic_path` (with
+    ``backup``, the old file is kept as :func:`backup_path`); on any error the files are unchanged.
     """
     src, dst = Path(path), Path(out_path if out_path is not None else path)
     for lock in {dst.with_name(f"~${dst.name}"), dst.with_name(f"~${dst.name[2:]}")}:
