@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from openpyxl.utils.datetime import MAC_EPOCH, WINDOWS_EPOCH, to_excel
 
 from xlhedge import xlsxtable as xt
+from xlhedge.errors import XlhedgeError
 from xlhedge.xlsxtable import (
     TableFileError,
     TableFileLockedError,
@@ -1063,3 +1064,28 @@ def test_committed_workbook_updated_opens_everywhere(tmp_path: Path,
     assert ws.tables["Inventory"].tableColumns[-1].name == "Desk"
     text = pdf_text(path)
     assert "marker0" in text and f"marker{len(df) - 1}" in text
+
+
+def test_update_with_a_function_of_the_table_reads_and_writes_in_one_parse(book: Path) -> None:
+    seen: list[pd.DataFrame] = []
+
+    def doubled(table: pd.DataFrame) -> pd.DataFrame:
+        seen.append(table)
+        return table.assign(Price=table["Price"] * 2)
+
+    before = read_table(book, "Inventory")
+    update_columns(book, "Inventory", doubled, ["Price"])
+    assert len(seen) == 1 and seen[0].equals(before)  # it got the table as read_table reads it
+    assert read_table(book, "Inventory")["Price"].tolist() == (before["Price"] * 2).tolist()
+
+
+def test_an_error_in_the_function_leaves_the_file_unchanged(book: Path) -> None:
+    original = book.read_bytes()
+
+    def failing(table: pd.DataFrame) -> pd.DataFrame:
+        raise XlhedgeError("the price source failed")
+
+    with pytest.raises(XlhedgeError) as raised:
+        update_columns(book, "Inventory", failing, ["Price"])
+    assert str(raised.value) == "the price source failed"  # as it was raised, not "damaged"
+    assert book.read_bytes() == original

@@ -89,6 +89,17 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def _workbook_tables(path: Path) -> tuple[pd.DataFrame, dict[str, str], ContractRegistry]:
     """The Inventory table, the settings and the contract registry of a workbook file."""
+    from xlhedge.inventory import TABLE_NAME
+
+    inventory, settings, registry = _workbook_settings(path, TABLE_NAME)
+    assert inventory is not None  # _workbook_settings checked that the table is there
+    return inventory, settings, registry
+
+
+def _workbook_settings(path: Path, *tables: str
+                       ) -> tuple[pd.DataFrame | None, dict[str, str], ContractRegistry]:
+    """``tables`` (the first of them, else None), the settings and the contract registry of a
+    workbook file; refused when it has no Inventory table."""
     from xlhedge import xlsxtable
     from xlhedge.inventory import TABLE_NAME
     from xlhedge.settings import registry_from_table, settings_from_table
@@ -99,13 +110,9 @@ def _workbook_tables(path: Path) -> tuple[pd.DataFrame, dict[str, str], Contract
     if TABLE_NAME.lower() not in names:
         raise XlhedgeError(f"{path.name} has no table named {TABLE_NAME!r} (tables: "
                            f"{', '.join(sorted(names.values())) or 'none'})")
-
-    def table(name: str) -> pd.DataFrame | None:
-        found = names.get(name.lower())
-        return xlsxtable.read_table(path, found) if found else None
-
-    return (table(TABLE_NAME), settings_from_table(table("Settings")),  # type: ignore[return-value]
-            registry_from_table(table("Contracts")))
+    found = xlsxtable.read_tables(path, [*tables, "Settings", "Contracts"])
+    first = found[tables[0]] if tables else None
+    return first, settings_from_table(found["Settings"]), registry_from_table(found["Contracts"])
 
 
 def _progress(done: int, total: int) -> None:
@@ -153,25 +160,33 @@ def cmd_refresh(args: argparse.Namespace) -> int:
                              "a workbook's format (.xlsm keeps macros, .xlsx has none) cannot "
                              "change by renaming")
     _check_workbook(args.workbook)
-    inventory, settings, registry = _workbook_tables(args.workbook)
-    inventory = canonical_inputs(inventory)
-    try:
-        missing_inputs(inventory.columns)
-    except XlhedgeError as exc:
-        raise _in_file(args.workbook, exc) from None
+    _, settings, registry = _workbook_settings(args.workbook)
     spec = args.source or settings["Price Source"]
     source = get_source(spec, deadline=seconds(settings, "Source Timeout"))
     live = spec.strip().lower().startswith("ccxt:")
-    try:
-        result = refresh_table(inventory, source, registry, _progress if live else None,
-                               plan_options(settings))
-    except XlhedgeError as exc:
-        raise _about(args.workbook, exc) from None
+    options = plan_options(settings)
+    results: list[pd.DataFrame] = []
+
+    def refreshed(inventory: pd.DataFrame) -> pd.DataFrame:
+        """The table as read, refreshed (read and written in one parse of the sheet)."""
+        inventory = canonical_inputs(inventory)
+        try:
+            missing_inputs(inventory.columns)
+        except XlhedgeError as exc:
+            raise _in_file(args.workbook, exc) from None
+        try:
+            results.append(refresh_table(inventory, source, registry,
+                                         _progress if live else None, options))
+        except XlhedgeError as exc:
+            raise _about(args.workbook, exc) from None
+        return results[-1]
+
     # only the columns a refresh owns (any missing are added at the table's right edge): user
     # columns, formulas and cell formats stay
-    written = xlsxtable.update_columns(args.workbook, TABLE_NAME, result,
+    written = xlsxtable.update_columns(args.workbook, TABLE_NAME, refreshed,
                                        refreshed_columns(source), out_path=args.out,
                                        backup=not args.no_backup)
+    result = results[-1]
     status = result["Status"].fillna("").astype(str)
     print(f"refreshed {len(result)} rows from {source.name}: "
           f"{(status.str.contains('error:')).sum()} with errors, "

@@ -21,7 +21,7 @@ import posixpath
 import re
 import zipfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from openpyxl.utils.cell import column_index_from_string, get_column_letter, ran
 from openpyxl.utils.datetime import MAC_EPOCH, WINDOWS_EPOCH, from_excel, to_excel
 from openpyxl.utils.escape import unescape
 
+from xlhedge.errors import XlhedgeError
 from xlhedge.files import FileWriteError, atomic_path, backup_path
 
 __all__ = ["TableFileError", "TableFileLockedError", "TableInfo", "TableNotFoundError",
@@ -115,7 +116,7 @@ class _Package(zipfile.ZipFile):
     def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
         self.close()
         if isinstance(exc, ValueError | IndexError | KeyError | OverflowError | AttributeError
-                      ) and not isinstance(exc, XlsxTableError):
+                      ) and not isinstance(exc, XlsxTableError | XlhedgeError):  # not ours
             raise WorkbookFormatError(f"{self.path} is damaged or not a workbook this module "
                                       f"can read ({type(exc).__name__}: {exc})") from exc
 
@@ -396,8 +397,8 @@ class _Sheet:
         return dates
 
 
-def _read(pkg: _Package, info: TableInfo) -> pd.DataFrame:
-    sheet, (c1, r1, c2, r2) = _Sheet(pkg, info), info.bounds
+def _read(pkg: _Package, info: TableInfo, sheet: _Sheet | None = None) -> pd.DataFrame:
+    sheet, (c1, r1, c2, r2) = sheet or _Sheet(pkg, info), info.bounds
     top = r1 + info.header_row_count
     last = sheet.last_used(top, r2 - info.totals_row_count, c1, c2)
     columns: list[list[Any]] = [[None] * (last - top + 1) for _ in range(c2 - c1 + 1)]
@@ -412,9 +413,8 @@ def _read(pkg: _Package, info: TableInfo) -> pd.DataFrame:
 
 
 def read_table(path: StrPath, table_name: str) -> pd.DataFrame:
-    """The table's body, one column per table column: cached values for formulas, numbers as
-    float (in a date format: datetimes per the 1900/1904 setting), booleans, text as text, blank
-    cells None/NaN; no totals row or trailing blank rows. ``attrs``: sheet, table name and ref."""
+    """The table's body by column: formulas' cached values, floats (datetimes per the 1900/1904
+    setting), booleans, text, None/NaN; no totals or trailing blanks; attrs: sheet, name, ref."""
     with _Package(path) as pkg:
         return _read(pkg, pkg.find(table_name))
 
@@ -451,10 +451,10 @@ def _subtotal(formula: str, table: str, columns: dict[str, list[_Value]]
     return over, "e#DIV/0!" if len(xs) < 2 else "e#NUM!"
 
 
-def _plan(pkg: _Package, info: TableInfo, frame: pd.DataFrame, columns: str | Iterable[str]
-          ) -> tuple[dict[str, bytes], set[str]]:
+def _plan(pkg: _Package, info: TableInfo, frame: pd.DataFrame, columns: str | Iterable[str],
+          sheet: _Sheet) -> tuple[dict[str, bytes], set[str]]:
     """New bytes for the parts that change, and the parts to drop."""
-    table, sheet = info.name, _Sheet(pkg, info)
+    table = info.name
     names = [columns] if isinstance(columns, str) else [str(c) for c in columns]
     keys, frame_names = [n.casefold() for n in names], [str(c) for c in frame.columns]
     if not names or len(set(keys)) < len(keys):
@@ -554,23 +554,21 @@ def _plan(pkg: _Package, info: TableInfo, frame: pd.DataFrame, columns: str | It
     return parts, pkg.drop_calc_chain(info.workbook_part, parts) if formulas else set()
 
 
-def update_columns(path: StrPath, table_name: str, frame: pd.DataFrame,
+def update_columns(path: StrPath, table_name: str,
+                   frame: pd.DataFrame | Callable[[pd.DataFrame], pd.DataFrame],
                    columns: str | Iterable[str], *, out_path: StrPath | None = None,
                    backup: bool = True) -> Path:
-    """Write ``frame``'s values into the body cells of the table columns named in ``columns``
-    and return the path written (``out_path``, by default ``path``).
-
-    Frame row k (by position) goes to body row k; trailing blank body rows may be left out. Names
-    match headers exactly, then ignoring case; one the table lacks becomes a new column at its right
-    edge. The frame column is the one of that name (exactly, as the table spells it, then ignoring
-    case). Text is written as text (even ``=1+1``), cut to 32,767 characters, ``_xHHHH_``-escaped
-    where XML cannot carry it ("" is an empty cell); dates as serials per the 1900/1904 setting
-    (before the epoch: ISO text); +/-inf as ``#NUM!``; None/NaN as an empty cell. Other cells,
-    formulas and styles stay; a new cell takes its column's first body cell's style. Totals-row
-    ``SUBTOTAL`` formulas over updated columns get fresh cached values (counting rows the user hid);
-    other totals formulas over them lose theirs. Written by :func:`xlhedge.files.atomic_path` (with
-    ``backup``, the old file is kept as :func:`backup_path`); on any error the files are unchanged.
-    """
+    """Write ``frame``'s values (or those of ``frame(table as read_table reads it)``, the sheet
+    parsed once for both) into the body cells of the table columns named in ``columns``; return
+    the path written (``out_path``, by default ``path``). Frame row k goes to body row k; trailing
+    blank body rows may be left out. Names match headers exactly, then ignoring case; one the
+    table lacks becomes a new column at its right edge. The frame column is the one of that name
+    (exactly, as the table spells it, then ignoring case). Text is written as text (even
+    ``=1+1``), cut to 32,767 characters, ``_xHHHH_``-escaped where XML cannot carry it ("": an
+    empty cell); dates as serials per the 1900/1904 setting (before the epoch: ISO text); +/-inf
+    as ``#NUM!``; None/NaN as an empty cell. Other cells, formulas and styles stay; a new cell
+    takes its column's first body cell's style. Totals-row SUBTOTALs get fresh cached values,
+    other totals lose theirs. Atomic; ``backup`` keeps :func:`backup_path`; errors: no change."""
     src, dst = Path(path), Path(out_path if out_path is not None else path)
     for lock in {dst.with_name(f"~${dst.name}"), dst.with_name(f"~${dst.name[2:]}")}:
         if lock.exists():
@@ -582,7 +580,9 @@ def update_columns(path: StrPath, table_name: str, frame: pd.DataFrame,
     before = src.stat()
     try:
         with _Package(src) as pkg:
-            parts, removals = _plan(pkg, pkg.find(table_name), frame, columns)
+            sheet = _Sheet(pkg, info := pkg.find(table_name))
+            written = frame(_read(pkg, info, sheet)) if callable(frame) else frame
+            parts, removals = _plan(pkg, info, written, columns, sheet)
             with atomic_path(dst, backup=backup, mode_from=src) as temp:
                 pkg.copy_to(temp, parts, removals)
                 if (after := src.stat()).st_mtime_ns != before.st_mtime_ns or \
