@@ -297,7 +297,7 @@ def test_ladder_matches_scenario_summary(ws: Worksheet, plan: pd.DataFrame) -> N
         else:
             assert flag in (None, "")
     assert rows[-1]["Hedges liquidated"].value.startswith("LIQUIDATED: BTC (BINANCE:BTCUSD_PERP)")
-    assert rows[0]["Price move"].number_format.startswith("+0%")
+    assert rows[0]["Price move"].number_format.startswith("+0.0%")  # a liquidation row: +99.2%
 
 
 def test_chart_exists_and_prints(sheet_path: Path, ws: Worksheet, plan: pd.DataFrame) -> None:

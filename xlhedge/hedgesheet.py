@@ -560,7 +560,7 @@ class _SheetWriter:
             for line in ladder.itertuples(index=False):
                 flag = f"LIQUIDATED: {line.liquidated_assets}" if line.liquidated else ""
                 cell: dict[str, Any] = {"border": 1, "valign": "top"}
-                self.number(row, 1, line.move, FMT_MOVE, **cell)
+                self.number(row, 1, line.move, FMT_DIST, **cell)  # +99.2%: a liquidation row
                 self.text(row, 2, flag, text_wrap=True, bold=True, font_color=RED, **cell)
                 self.number(row, 3, line.unhedged_usd, FMT_USD, **cell)
                 self.number(row, 4, line.hedge_pnl_usd, FMT_USD_SIGNED, **cell)
