@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from xlhedge import inputs
 from xlhedge.inputs import ArrayLike, SideLike
 
@@ -99,6 +101,5 @@ def funding_over(
     hours = inputs.number("interval_hours", interval_hours, gt=0)
     one = funding_payment(contracts, contract_value, mark_price, funding_rate, side,
                           contract_type)
-    d, hours, each = inputs.broadcast(days=d, interval_hours=hours, funding=inputs.number(
-        "funding", one, allow_inf=False))
+    d, hours, each = inputs.broadcast(days=d, interval_hours=hours, funding=np.asarray(one))
     return inputs.result(each * d * 24.0 / hours, contracts, mark_price, funding_rate, days)

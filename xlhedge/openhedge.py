@@ -1,5 +1,5 @@
 """An open hedge: how far the book has drifted from its target, and the order that brings it
-back (inverse, same coin, and cross-hedges).
+back (an inverse short on the coin held; cross-hedges are not covered here yet).
 
 ``N`` is the open short's USD notional (contracts x contract value), ``E`` its average entry
 (harmonic), ``P`` the mark and ``coins`` every coin of the asset the user owns, the exchange wallet

@@ -191,7 +191,7 @@ def plan_hedge(
     to post is the larger of the initial margin and the margin that keeps the liquidation price
     ``min_distance`` above the mark. Isolated: the liquidation price of that margin (the
     contract's tiers, mark basis, re-solved where it lands in another tier). Cross: one wallet per
-    account and settle coin holds its positions' margins and their rows' collateral; each
+    account and settle coin holds its rows' collateral, topped up to its positions' margins; each
     position's liquidation price is Binance's cross rule with the others' maintenance margin.
     :func:`plan_positions` returns the positions themselves.
 
@@ -386,7 +386,6 @@ class _Book:
                 _append(self.warnings, i, f"leverage {self.values['leverage'][i]:g}x lowered "
                         f"to {position.leverage:g}x: one position on {spec.symbol} with {others}")
         if position.mode == "cross":
-            position.collateral = float(v["collateral"].sum())
             self.cross.append(position)
 
     def settle_cross_wallets(self) -> None:
@@ -406,8 +405,7 @@ class _Book:
                 self.put(position.rows, "liquidation_distance", distance)
                 if distance < LIQUIDATION_WARNING:
                     for i in position.rows:
-                        _append(self.warnings, i, f"liquidation within {distance:.0%} of the "
-                                "mark price")
+                        _append(self.warnings, i, _near_liquidation(distance))
 
     def check_margin_held(self) -> None:
         """Per settle coin, warn where the margin to post is more than the holdings of that coin
@@ -425,6 +423,10 @@ class _Book:
                         f"adds {settle} exposure: enter it as Collateral so that it is hedged")
                 for i in rows[coins[rows] != settle] if (coins[rows] != settle).any() else rows:
                     _append(self.warnings, i, note)
+
+
+def _near_liquidation(distance: float) -> str:
+    return f"liquidation within {distance:.0%} of the mark price"
 
 
 def _cross_wallet(margins: float, collateral: float) -> float:
@@ -464,7 +466,6 @@ class _Position:
     rows: npt.NDArray[np.intp]
     spec: ContractSpec
     mode: str
-    raw: FloatArray  # what each row asks for, before rounding
     contracts: float
     shares: FloatArray  # each row's part of ``contracts``
     mark: float
@@ -473,7 +474,7 @@ class _Position:
     margin: float  # to post: the initial margin, or more to keep liquidation far enough
     value: float  # position value in the settle currency at the mark
     tier: int
-    collateral: float = 0.0
+    collateral: float  # its rows' coin on the exchange (a cross wallet's own balance)
 
     @classmethod
     def size(cls, rows: npt.NDArray[np.intp], v: dict[str, FloatArray], spec: ContractSpec,
@@ -498,7 +499,8 @@ class _Position:
             needed = float(margin.margin_for_liquidation(
                 "short", total, cv, mark, target, mmrs[t], amounts[t], kind))
             posted = max(im, needed)
-        return cls(rows, spec, mode, raw, total, shares, mark, leverage, im, posted, value, tier)
+        return cls(rows, spec, mode, total, shares, mark, leverage, im, posted, value, tier,
+                   float(v["collateral"].sum()))
 
     @property
     def maintenance(self) -> float:
@@ -603,7 +605,7 @@ def _warnings(assets: Texts, v: dict[str, FloatArray], out: dict[str, FloatArray
             f"cross-hedge: {a} hedged with {spec.underlying} contracts (basis risk: check the "
             "ratio with HEDGE_RATIO)" for a in assets]),
         (distance < LIQUIDATION_WARNING,
-         [f"liquidation within {d:.0%} of the mark price" for d in distance]),
+         [_near_liquidation(d) for d in distance]),
         (np.abs(funding) > FUNDING_WARNING, [
             f"funding {f:+.0%} a year ({'you receive' if f > 0 else 'you pay'})"
             for f in funding]),

@@ -8,7 +8,7 @@ from typing import Literal
 
 import pandas as pd
 
-from xlhedge.columns import NEVER, shown_in
+from xlhedge.columns import column, shown_in
 from xlhedge.plan import margin_by_coin, plan_positions, plan_totals, transfers
 
 
@@ -92,15 +92,10 @@ def positions_text(positions: pd.DataFrame) -> str:
     return table.to_string(index=False)
 
 
-def _percent(value: float) -> str:
-    if math.isnan(value):
-        return ""
-    return NEVER if math.isinf(value) else f"{value:+.1%}"
-
-
 def totals_text(plan: pd.DataFrame) -> str:
     t = plan_totals(plan)
     margins = ", ".join(f"{v:.8f} {k}" for k, v in margin_by_coin(plan).items()) or "none"
+    nearest = column("liquidation_distance").text(t["nearest_liquidation_distance"])
     return "\n".join([
         f"Spot value: {t['notional_usd']:,.2f} USD; exposure incl. collateral "
         f"{t['exposure_usd']:,.2f} USD",
@@ -110,7 +105,7 @@ def totals_text(plan: pd.DataFrame) -> str:
         f"Funding per day: {t['funding_per_day_usd']:+,.2f} USD (positive = received); "
         f"fees to open {t['fee_to_open_usd']:,.2f} USD",
         cost_text(t),
-        f"Nearest liquidation: {_percent(t['nearest_liquidation_distance'])}; "
+        f"Nearest liquidation: {nearest}; "
         f"rows with errors: {int(t['errors'])}",
     ])
 
