@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from xlhedge import plan_hedge
 from xlhedge.examples import example_inventory
-from xlhedge.plan import plan_positions, transfers
+from xlhedge.plan import margin_by_coin, plan_positions, transfers
 from xlhedge.report import order_text
 
 
@@ -107,6 +107,8 @@ class TestCrossMargin:
         # the wallet already holds the 1 BTC the margin needs: only the fees to move
         assert wallet.loc[0, "amount"] == pytest.approx(2 * 0.0005, abs=1e-12)
         assert "missing" not in plan.loc[0, "warnings"]
+        # the totals say the same as the transfer: nothing to post beyond the wallet's coins
+        assert margin_by_coin(plan)["BTC"] == 0
 
     def test_a_cross_short_with_half_its_margin_in_collateral(self) -> None:
         # 0.5 BTC held, 0.5 BTC on the exchange, short 600 x 100 at 60,000 and 2x: the wallet

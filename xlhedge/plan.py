@@ -414,8 +414,10 @@ class _Book:
         coins = coin_of(pd.Series(self.assets)).to_numpy(dtype=object)
         for settle in dict.fromkeys(self.settles[ok & (self.kinds == "inverse")]):
             rows = np.flatnonzero(ok & (self.settles == settle))
-            needed = _to_post(self.results["margin_coin"][rows],
-                              self.values["collateral"][rows], self.modes[rows])
+            needed = _posted(pd.DataFrame({
+                "margin_coin": self.results["margin_coin"][rows],
+                "collateral": self.values["collateral"][rows],
+                "margin_mode": self.modes[rows], "account": self.accounts[rows]}))
             held = float(self.values["quantity"][ok & (coins == settle)].sum())
             if needed > held * (1 + 1e-9):
                 note = (f"margin to post {needed:.8g} {settle} but the inventory holds "
@@ -683,7 +685,8 @@ def plan_totals(plan: pd.DataFrame) -> pd.Series:
             "hedged_usd": float(ok["hedged_usd"].sum()),
             "coverage": float(ok["hedged_usd"].sum()) / exposure if exposure > 0 else np.nan,
             "net_delta_usd": float(ok["net_delta_usd"].sum()),
-            "margin_usd": float((ok["margin_coin"] * _usd_per_settle(ok)).sum()),
+            "margin_usd": float((margin_by_coin(plan) * _usd_per_settle(ok).groupby(
+                ok["settle"]).first()).sum()),
             "funding_per_day_usd": float(ok["funding_per_day_usd"].sum()),
             "fee_to_open_usd": float(ok["fee_to_open_usd"].sum()),
             "nearest_liquidation_distance": float(distances.min()) if len(distances) else np.inf,
@@ -701,9 +704,17 @@ def _usd_per_settle(plan: pd.DataFrame) -> pd.Series:
 
 
 def margin_by_coin(plan: pd.DataFrame) -> pd.Series:
-    """Margin to post, summed per settle currency (coin for inverse contracts)."""
+    """Margin to post per settle currency (coin for inverse contracts): per wallet (account and
+    settle coin) the isolated margins, and what cross margins need beyond its collateral."""
     ok = plan[plan["error"] == ""]
-    return ok.groupby("settle")["margin_coin"].sum()
+    return pd.Series({coin: _posted(rows) for coin, rows in ok.groupby("settle")}, dtype=float)
+
+
+def _posted(rows: pd.DataFrame) -> float:
+    """:func:`_to_post` summed over the wallets (accounts) of ``rows``."""
+    return sum(_to_post(w["margin_coin"].to_numpy(), w["collateral"].to_numpy(),
+                        w["margin_mode"].to_numpy(dtype=object))
+               for _, w in rows.groupby("account"))
 
 
 def scenario_table(plan: pd.DataFrame, moves: ArrayLike = scenarios.DEFAULT_MOVES) -> pd.DataFrame:
