@@ -5,6 +5,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import exchange_server  # tests/exchange_server.py
 import pytest
 from hypothesis import settings
 
@@ -39,3 +40,15 @@ def pdf_text(soffice, tmp_path):
                               capture_output=True, text=True).stdout
 
     return convert
+
+
+@pytest.fixture
+def no_internet(monkeypatch: pytest.MonkeyPatch):
+    """Connections and name lookups beyond loopback fail, are recorded, and fail the test."""
+    yield from exchange_server.no_internet(monkeypatch)
+
+
+@pytest.fixture
+def serve(no_internet):
+    """``serve(fixture)``: a running ExchangeServer replaying that fixture (name or dict)."""
+    yield from exchange_server.serve(no_internet)
