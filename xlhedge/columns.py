@@ -23,8 +23,10 @@ NEVER = "never"  # how every face shows a price that is never reached (a 1x shor
 Role = Literal["input", "market", "computed", "plan"]
 #: Where a column shows: the Inventory table, the terminal's row table, the plan file, the
 #: positions table (hedge sheet orders and the terminal's positions), and of those the few a
-#: portrait hedge sheet has room for ("compact").
-Face = Literal["inventory", "report", "file", "sheet", "compact"]
+#: portrait hedge sheet has room for ("compact"); for the open positions
+#: (:data:`POSITION_COLUMNS`): the Positions table and the monitor (``xlhedge status``, the
+#: hedge sheet's open-hedge section).
+Face = Literal["inventory", "report", "file", "sheet", "compact", "positions", "monitor"]
 ALL_FACES: frozenset[Face] = frozenset({"inventory", "report", "file", "sheet"})  # by default
 
 
@@ -193,6 +195,41 @@ COLUMNS: tuple[Column, ...] = (
 )
 
 
+_OPEN: frozenset[Face] = frozenset({"positions", "monitor"})
+_TABLE: frozenset[Face] = frozenset({"positions"})
+
+#: The Positions table: what is open on the exchange (typed, or read from the account) and what
+#: the monitor (:mod:`xlhedge.monitor`) makes of it. ``role`` as in the Inventory.
+POSITION_COLUMNS: tuple[Column, ...] = (
+    Column("account", "Account", role="input", faces=_OPEN),
+    Column("contract", "Contract", role="input", faces=_OPEN, min_width=24, aliases=("symbol",)),
+    Column("side", "Side", role="input", faces=_OPEN),
+    Column("contracts", "Contracts", "count", "input", faces=_OPEN, aliases=("size", "qty")),
+    Column("entry_price", "Entry Price", "price", "input", faces=_OPEN, aliases=("entry",)),
+    Column("margin_mode", "Margin Mode", role="input", faces=_TABLE),
+    Column("margin", "Margin", "settle", "input", faces=_OPEN),
+    Column("opened", "Opened", "date", "input", faces=_TABLE),
+    Column("funding_to_date", "Funding To Date", "settle", "input", faces=_OPEN,
+           aliases=("funding",)),
+    Column("mark_price", "Mark Price", "price", "market", faces=_OPEN, aliases=("mark",)),
+    Column("updated", "Updated", "date", "market", faces=_TABLE),
+    Column("upnl_coin", "Unrealised PnL", "settle", "computed", faces=_OPEN),
+    Column("upnl_usd", "Unrealised PnL (USD)", "usd", "computed", total=True, faces=_OPEN),
+    Column("liquidation_price", "Liq. Price", "price", "computed", faces=_OPEN),
+    Column("liquidation_distance", "Liq. Distance", "distance", "computed", faces=_OPEN),
+    Column("margin_ratio", "Margin Ratio", "percent", "computed", faces=_OPEN),
+    Column("target_contracts", "Target Contracts", "count", "computed", faces=_OPEN),
+    Column("drift", "Drift", "distance", "computed", faces=_OPEN),
+    Column("adjust", "Adjust", role="computed", faces=_OPEN, min_width=12),
+    Column("add_margin", "Add Margin", "settle", "computed", faces=_OPEN),
+    Column("dollar_offset", "Dollar Offset", "percent", "computed", faces=_OPEN),
+    Column("close_result_coin", "Result if Closed", "settle", "computed", faces=_OPEN),
+    Column("close_result_usd", "Result if Closed (USD)", "usd", "computed", total=True,
+           faces=_OPEN),
+    Column("status", "Status", role="computed", faces=_OPEN, min_width=60),
+)
+
+
 def column(key: str) -> Column:
     """The declaration of the column ``key``."""
     return next(c for c in COLUMNS if c.key == key)
@@ -203,9 +240,10 @@ def shown_in(face: Face, columns: Iterable[Column] | None = None) -> tuple[Colum
     return tuple(c for c in (COLUMNS if columns is None else columns) if face in c.faces)
 
 
-def by_role(*roles: Role, columns: Iterable[Column] | None = None) -> tuple[Column, ...]:
-    """The Inventory table's columns with one of ``roles``, in their declared order."""
-    return tuple(c for c in shown_in("inventory", columns) if c.role in roles)
+def by_role(*roles: Role, columns: Iterable[Column] | None = None,
+            face: Face = "inventory") -> tuple[Column, ...]:
+    """A table's columns (the Inventory's, or ``face``'s) with one of ``roles``, in order."""
+    return tuple(c for c in shown_in(face, columns) if c.role in roles)
 
 
 def column_key(name: object) -> str:

@@ -1,0 +1,118 @@
+"""The Positions table: what is open on the exchange, and a refresh that fills the monitor's
+columns.
+
+Rows come from the user (typed, the default), from a CSV file, or from the exchange account
+(:mod:`xlhedge.sources.account`). A source's rows replace the rows of its own account only:
+positions typed for other accounts stay. A source that fails changes no row; the rows it would
+have replaced are marked stale. No file, no Excel and no network here: the faces read and write
+the table and fetch the rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+import pandas as pd
+
+from xlhedge.columns import POSITION_COLUMNS, Role, by_role, is_blank, shown_in
+from xlhedge.contracts import ContractRegistry
+from xlhedge.errors import XlhedgeError
+from xlhedge.monitor import REBALANCE_BAND, monitor_positions, normalise_positions
+
+TABLE_NAME = "Positions"
+SHEET_NAME = "Positions"
+STATUS = "Status"
+
+
+def headings(*roles: Role) -> tuple[str, ...]:
+    """The Positions table's headings with one of ``roles`` (all of them without), in order."""
+    columns = by_role(*roles, columns=POSITION_COLUMNS, face="positions") if roles else \
+        shown_in("positions", POSITION_COLUMNS)
+    return tuple(c.heading for c in columns)
+
+
+def refreshed_columns(rows_from_source: bool, live_marks: bool) -> tuple[str, ...]:
+    """The columns a refresh writes: the computed ones; the inputs too when a source gave the
+    rows; the mark price when it came from a live source (a typed one may be a formula)."""
+    written = list(headings("computed"))
+    if live_marks or rows_from_source:
+        written[:0] = headings("market")
+    if rows_from_source:
+        written[:0] = headings("input")
+    return tuple(written)
+
+
+def _blank_rows(frame: pd.DataFrame) -> list[object]:
+    inputs = [h for h in headings("input") if h in frame.columns]
+    return [i for i in frame.index if all(is_blank(frame.at[i, h]) for h in inputs)]
+
+
+def replace_account(table: pd.DataFrame, account: str, incoming: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with the rows of ``account`` replaced by ``incoming`` (input headings): rows
+    are reused in place, further ones go to blank rows, rows left over are cleared. Refused
+    when the table has too few rows (the user adds rows to the table in Excel)."""
+    frame = with_standard_columns(table)
+    inputs = [h for h in headings("input", "market") if h in incoming.columns]
+    mine = [i for i in frame.index
+            if str(frame.at[i, "Account"] if not is_blank(frame.at[i, "Account"]) else "")
+            .strip().upper() == account.upper()]
+    free = mine + _blank_rows(frame.drop(index=mine))
+    if len(incoming) > len(free):
+        raise XlhedgeError(f"the {TABLE_NAME} table has room for {len(free)} positions of "
+                           f"{account} but the source gives {len(incoming)}: add rows to the "
+                           "table (drag its corner down in Excel), then refresh again")
+    for h in headings("input", "market"):
+        frame.loc[mine, h] = None
+    for row, values in zip(free, incoming[inputs].itertuples(index=False), strict=False):
+        for h, value in zip(inputs, values, strict=True):
+            frame.at[row, h] = value
+        frame.at[row, "Account"] = account
+    return frame
+
+
+def with_standard_columns(table: pd.DataFrame) -> pd.DataFrame:
+    frame = table.copy()
+    for heading in headings():
+        if heading not in frame.columns:
+            frame[heading] = None
+    return frame.astype({h: object for h in headings()})
+
+
+def refresh_positions(
+    table: pd.DataFrame, plan: pd.DataFrame, registry: ContractRegistry, *,
+    marks: Mapping[str, float] | None = None, stale: Mapping[str, str] | None = None,
+    band: float = REBALANCE_BAND, min_distance: float = 0.30,
+    funding_history: pd.DataFrame | None = None, now: datetime | None = None,
+) -> pd.DataFrame:
+    """The table with its computed columns filled from :func:`monitor_positions`, and Mark
+    Price and Updated from ``marks`` (contract -> mark price, from a live source) where given.
+
+    ``stale`` maps an account to why its source failed: its rows keep what they held and their
+    Status says so.
+    """
+    frame = with_standard_columns(table)
+    rows = normalise_positions(frame).index
+    for row in rows:
+        contract = frame.at[row, "Contract"]
+        mark = (marks or {}).get("" if is_blank(contract) else str(contract).strip())
+        if mark is not None:
+            frame.at[row, "Mark Price"] = mark
+            if now is not None:
+                frame.at[row, "Updated"] = now.replace(tzinfo=None)
+    monitor = monitor_positions(frame.loc[rows], plan, registry, band=band,
+                                min_distance=min_distance, funding_history=funding_history,
+                                now=now)
+    for column in POSITION_COLUMNS:
+        if column.role == "computed":
+            frame[column.heading] = frame[column.heading].astype(object)
+            frame.loc[rows, column.heading] = pd.Series(
+                [column.cell(v) for v in monitor[column.key]], index=rows, dtype=object)
+    for account, reason in (stale or {}).items():
+        accounts = frame.loc[rows, "Account"].map(lambda a: "" if is_blank(a) else
+                                                  str(a).strip().upper())
+        hit = accounts[accounts == account.upper()].index
+        frame.loc[hit, STATUS] = pd.Series(
+            [f"stale: {reason}; {s}" for s in frame.loc[hit, STATUS]], index=hit, dtype=object)
+    frame.loc[_blank_rows(frame), [h for h in headings("computed")]] = None
+    return frame
