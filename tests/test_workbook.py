@@ -19,7 +19,7 @@ from xlhedge.excel.workbook import (
     xlwings_conf,
 )
 
-REQUIRED_SHEETS = ["Read Me", "Inventory", "Calculator", "Scenarios", "Contracts", "Settings",
+REQUIRED_SHEETS = ["Read Me", "Inventory", "Positions", "Calculator", "Scenarios", "Contracts", "Settings",
                    "xlwings.conf"]
 
 

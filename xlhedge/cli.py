@@ -17,6 +17,8 @@ if TYPE_CHECKING:  # the commands import what they need: --help imports no panda
     import pandas as pd
 
     from xlhedge.contracts import ContractRegistry
+    from xlhedge.sources import PriceSource
+    from xlhedge.sources.positions import PositionsRead
 
 
 def read_table_file(path: Path, table: str = "Inventory") -> pd.DataFrame:
@@ -191,11 +193,121 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     print(f"refreshed {len(result)} rows from {source.name}: "
           f"{(status.str.contains('error:')).sum()} with errors, "
           f"{(status.str.startswith('stale:')).sum()} stale")
+    _refresh_positions(written, result, settings, registry, source)
     print(f"wrote {written}")
     if not args.no_backup and args.out is None:
         from xlhedge.files import real_target
 
         print(f"backup {xlsxtable.backup_path(real_target(args.workbook))}")
+    return 0
+
+
+def _positions_tables(path: Path) -> dict[str, pd.DataFrame | None]:
+    """The workbook's Positions and Funding tables (None where it has none)."""
+    from xlhedge import xlsxtable
+    from xlhedge.openpositions import TABLE_NAME
+
+    return xlsxtable.read_tables(path, [TABLE_NAME, "Funding"])
+
+
+def _open_positions(path: Path, inventory: pd.DataFrame, settings: dict[str, str],
+                    registry: ContractRegistry, source: PriceSource,
+                    positions: pd.DataFrame
+                    ) -> tuple[pd.DataFrame, pd.DataFrame, PositionsRead]:
+    """The Positions table refreshed in memory: rows from the Positions Source, marks from the
+    price source, the monitor's columns against the refreshed Inventory's plan."""
+    from xlhedge.inventory import now_utc, plan_of
+    from xlhedge.openpositions import refresh_from, source_marks
+    from xlhedge.settings import monitor_options, plan_options, seconds
+    from xlhedge.sources.positions import read_positions
+
+    deadline = seconds(settings, "Source Timeout")
+    read = read_positions(settings["Positions Source"], deadline=deadline)
+    if read.error:
+        print(f"positions from {read.name} failed: {read.error} (the table keeps its rows, "
+              "marked stale)", file=sys.stderr)
+    plan = plan_of(inventory, registry, plan_options(settings))
+    funding = _positions_tables(path)["Funding"]
+    table, monitor = refresh_from(positions, plan, registry, read,
+                                  marks=source_marks(positions, source, registry),
+                                  options=monitor_options(settings), funding_history=funding,
+                                  now=now_utc())
+    return table, monitor, read
+
+
+def _refresh_positions(path: Path, inventory: pd.DataFrame, settings: dict[str, str],
+                       registry: ContractRegistry, source: PriceSource) -> None:
+    """Refresh the Positions table of the workbook at ``path``, if it has one."""
+    from xlhedge import xlsxtable
+    from xlhedge.openpositions import TABLE_NAME, refreshed_columns
+
+    from xlhedge.monitor import normalise_positions
+
+    table = _positions_tables(path)[TABLE_NAME]
+    if table is None or (normalise_positions(table).empty and not _rows_from_source(settings)):
+        return  # nothing open, nothing to read: the sheet stays as it is
+    reads: list[PositionsRead] = []
+
+    def refreshed(positions: pd.DataFrame) -> pd.DataFrame:
+        table, _, read = _open_positions(path, inventory, settings, registry, source,
+                                         positions)
+        reads.append(read)
+        return table
+
+    from xlhedge.sources import TableSource
+
+    try:
+        xlsxtable.update_columns(path, TABLE_NAME, refreshed, refreshed_columns(
+            _rows_from_source(settings), not isinstance(source, TableSource)), backup=False)
+    except XlhedgeError as exc:
+        raise _about(path, exc) from None
+    print(f"positions refreshed from {reads[-1].name}")
+
+
+def _rows_from_source(settings: dict[str, str]) -> bool:
+    from xlhedge.sources.positions import check_spec
+
+    return check_spec(settings["Positions Source"])[0] != "table"
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from xlhedge.inventory import canonical_inputs, refresh_table
+    from xlhedge.monitor import alerts
+    from xlhedge.openpositions import TABLE_NAME
+    from xlhedge.report import monitor_text
+    from xlhedge.settings import fraction, plan_options, seconds
+    from xlhedge.sources import get_source
+
+    _check_workbook(args.workbook)
+    inventory, settings, registry = _workbook_tables(args.workbook)
+    if args.source:
+        settings["Price Source"] = args.source
+    if args.positions:
+        settings["Positions Source"] = args.positions
+    positions = _positions_tables(args.workbook)[TABLE_NAME]
+    if positions is None:
+        raise XlhedgeError(f"{args.workbook.name} has no {TABLE_NAME} table: rebuild the "
+                           "workbook (xlhedge workbook) or add one")
+    source = get_source(settings["Price Source"], deadline=seconds(settings, "Source Timeout"))
+    try:
+        inventory = refresh_table(canonical_inputs(inventory), source, registry, None,
+                                  plan_options(settings))
+        _, monitor, _ = _open_positions(args.workbook, inventory, settings, registry, source,
+                                        positions)
+    except XlhedgeError as exc:
+        raise _about(args.workbook, exc) from None
+    distance = fraction(settings, "Min Liquidation Distance")
+    print(monitor_text(monitor, distance))
+    return 1 if len(alerts(monitor, distance)) else 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from xlhedge.keys import delete_credentials, store_credentials
+
+    if args.action == "set":
+        store_credentials(args.exchange)
+    else:
+        delete_credentials(args.exchange)
     return 0
 
 
@@ -266,6 +378,21 @@ def build_parser() -> argparse.ArgumentParser:
     sheet.add_argument("-o", "--output", type=Path, required=True, help="the sheet (.xlsx)")
     sheet.add_argument("--pdf", type=Path, help="also a PDF (needs LibreOffice)")
     sheet.set_defaults(run=cmd_sheet)
+
+    status = commands.add_parser(
+        "status", help="print the open hedge: positions, drift, adjustments, margin alerts; "
+        "exit 1 when a position is within the minimum liquidation distance (for a scheduler)")
+    status.add_argument("workbook", type=Path)
+    status.add_argument("--source", help="price source (default: the workbook's Settings)")
+    status.add_argument("--positions", help="positions source: table, csv:PATH or "
+                        "ccxt:EXCHANGE (default: the workbook's Settings)")
+    status.set_defaults(run=cmd_status)
+
+    keys = commands.add_parser("keys", help="store or delete an exchange's read-only API key "
+                               "in the OS keyring")
+    keys.add_argument("action", choices=("set", "delete"))
+    keys.add_argument("exchange", choices=("binance", "bybit", "okx", "deribit"))
+    keys.set_defaults(run=cmd_keys)
 
     workbook = commands.add_parser("workbook", help="write HedgePlanner.xlsm set up for this "
                                    "Python")

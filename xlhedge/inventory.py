@@ -134,6 +134,14 @@ def refresh_table(
     return frame
 
 
+def plan_of(table: pd.DataFrame, registry: ContractRegistry | None = None,
+            options: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """The plan of a (refreshed) Inventory table's holdings."""
+    frame = with_standard_columns(table)
+    return plan_hedge(frame.loc[holding_rows(frame)], registry or default_registry(),
+                      **(options or {}))
+
+
 def refreshed_columns(source: PriceSource) -> tuple[str, ...]:
     """The columns a refresh writes: the computed ones, and the market ones unless the prices
     are the table's own (where a price may be the user's formula, which must stay: then only

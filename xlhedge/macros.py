@@ -3,13 +3,15 @@
 Everything here talks to Excel through xlwings (``Book.caller()``), cannot run without it, and
 stays thin. What it calls are plain functions over DataFrames and values, tested without Excel
 and shared with the command line: the settings and contract overrides (:mod:`xlhedge.settings`),
-the refresh (:func:`xlhedge.inventory.refresh_table`), the values of one range write
+the refreshes (:func:`xlhedge.inventory.refresh_table`,
+:func:`xlhedge.openpositions.refresh_from`), the values of one range write
 (:func:`xlhedge.excel.cells.cell_values`) and the hedge sheet
 (:func:`xlhedge.hedgesheet.make_sheet_file`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -26,11 +28,24 @@ from xlhedge.inventory import (
     column_blocks,
     missing_inputs,
     now_utc,
+    plan_of,
     refresh_table,
     refreshed_columns,
 )
-from xlhedge.settings import plan_options, registry_from_table, seconds, settings_from_table
+from xlhedge.openpositions import SHEET_NAME as POSITIONS_SHEET
+from xlhedge.openpositions import TABLE_NAME as POSITIONS_TABLE
+from xlhedge.openpositions import refresh_from, source_marks
+from xlhedge.openpositions import refreshed_columns as refreshed_columns_of_positions
+from xlhedge.settings import (
+    monitor_options,
+    plan_options,
+    registry_from_table,
+    seconds,
+    settings_from_table,
+)
 from xlhedge.sources import PriceSource, get_source
+from xlhedge.sources.base import TableSource
+from xlhedge.sources.positions import read_positions
 
 
 def _table_frame(book: xw.Book, sheet: str, table: str) -> pd.DataFrame | None:
@@ -79,12 +94,41 @@ def refresh_inventory() -> None:
         result = refresh_table(inventory, source, registry,
                                lambda done, total: _status(book, f"xlhedge: {done}/{total}"),
                                plan_options(settings))
-        body = book.sheets[SHEET_NAME].tables[TABLE_NAME].data_body_range
-        if body is not None:
-            for start, stop in column_blocks(list(result.columns), owned):
-                body[:, start:stop].value = cell_values(result.iloc[:, start:stop])
+        _write_back(book, SHEET_NAME, TABLE_NAME, result, owned)
+        positions = _table_frame(book, POSITIONS_SHEET, POSITIONS_TABLE)
+        if positions is not None:
+            _status(book, "xlhedge: positions")
+            _refresh_positions(book, positions, result, settings, registry, source)
     finally:
         _status(book, False)
+
+
+def _write_back(book: xw.Book, sheet: str, table: str, frame: pd.DataFrame,
+                owned: Sequence[str]) -> None:
+    """One range write per contiguous run of the columns a refresh owns."""
+    body = book.sheets[sheet].tables[table].data_body_range
+    if body is not None:
+        for start, stop in column_blocks(list(frame.columns), owned):
+            body[:, start:stop].value = cell_values(frame.iloc[:, start:stop])
+
+
+def _refresh_positions(book: xw.Book, positions: pd.DataFrame, inventory: pd.DataFrame,
+                       settings: dict[str, str], registry: ContractRegistry,
+                       source: PriceSource) -> None:
+    """The Positions table: rows from the Positions Source, the monitor's columns."""
+    read = read_positions(settings["Positions Source"],
+                          deadline=seconds(settings, "Source Timeout"))
+    if read.error:
+        book.app.alert(f"positions from {read.name} failed: {read.error}; the table keeps its "
+                       "rows, marked stale", title="xlhedge")
+    funding = _table_frame(book, "Funding", "Funding")
+    table, _ = refresh_from(positions, plan_of(inventory, registry, plan_options(settings)),
+                            registry, read, marks=source_marks(positions, source, registry),
+                            options=monitor_options(settings), funding_history=funding,
+                            now=now_utc())
+    owned = refreshed_columns_of_positions(read.rows is not None,
+                                           not isinstance(source, TableSource))
+    _write_back(book, POSITIONS_SHEET, POSITIONS_TABLE, table, owned)
 
 
 def make_hedge_sheet() -> None:

@@ -19,6 +19,9 @@ from xlhedge.columns import POSITION_COLUMNS, Role, by_role, is_blank, shown_in
 from xlhedge.contracts import ContractRegistry
 from xlhedge.errors import XlhedgeError
 from xlhedge.monitor import REBALANCE_BAND, monitor_positions, normalise_positions
+from xlhedge.sources import PriceSource, QuoteRequest
+from xlhedge.sources.base import Progress, TableSource
+from xlhedge.sources.positions import PositionsRead
 
 TABLE_NAME = "Positions"
 SHEET_NAME = "Positions"
@@ -48,26 +51,30 @@ def _blank_rows(frame: pd.DataFrame) -> list[object]:
     return [i for i in frame.index if all(is_blank(frame.at[i, h]) for h in inputs)]
 
 
-def replace_account(table: pd.DataFrame, account: str, incoming: pd.DataFrame) -> pd.DataFrame:
-    """``table`` with the rows of ``account`` replaced by ``incoming`` (input headings): rows
-    are reused in place, further ones go to blank rows, rows left over are cleared. Refused
-    when the table has too few rows (the user adds rows to the table in Excel)."""
+def replace_account(table: pd.DataFrame, account: str | None,
+                    incoming: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with the rows of ``account`` (None: every row) replaced by ``incoming`` (input
+    headings): rows are reused in place, further ones go to blank rows, rows left over are
+    cleared. Refused when the table has too few rows (the user adds rows in Excel)."""
     frame = with_standard_columns(table)
     inputs = [h for h in headings("input", "market") if h in incoming.columns]
-    mine = [i for i in frame.index
-            if str(frame.at[i, "Account"] if not is_blank(frame.at[i, "Account"]) else "")
-            .strip().upper() == account.upper()]
-    free = mine + _blank_rows(frame.drop(index=mine))
+    blank = _blank_rows(frame)
+    mine = [i for i in frame.index if i not in blank and (account is None or str(
+        "" if is_blank(frame.at[i, "Account"]) else frame.at[i, "Account"]
+    ).strip().upper() == account.upper())]
+    free = mine + blank
     if len(incoming) > len(free):
-        raise XlhedgeError(f"the {TABLE_NAME} table has room for {len(free)} positions of "
-                           f"{account} but the source gives {len(incoming)}: add rows to the "
-                           "table (drag its corner down in Excel), then refresh again")
+        raise XlhedgeError(f"the {TABLE_NAME} table has room for {len(free)} positions "
+                           f"{'' if account is None else 'of ' + account + ' '}but the source "
+                           f"gives {len(incoming)}: add rows to the table (drag its corner "
+                           "down in Excel), then refresh again")
     for h in headings("input", "market"):
         frame.loc[mine, h] = None
     for row, values in zip(free, incoming[inputs].itertuples(index=False), strict=False):
         for h, value in zip(inputs, values, strict=True):
-            frame.at[row, h] = value
-        frame.at[row, "Account"] = account
+            frame.at[row, h] = None if is_blank(value) else value
+        if account is not None:
+            frame.at[row, "Account"] = account
     return frame
 
 
@@ -81,15 +88,15 @@ def with_standard_columns(table: pd.DataFrame) -> pd.DataFrame:
 
 def refresh_positions(
     table: pd.DataFrame, plan: pd.DataFrame, registry: ContractRegistry, *,
-    marks: Mapping[str, float] | None = None, stale: Mapping[str, str] | None = None,
+    marks: Mapping[str, float] | None = None, stale: Mapping[str | None, str] | None = None,
     band: float = REBALANCE_BAND, min_distance: float = 0.30,
     funding_history: pd.DataFrame | None = None, now: datetime | None = None,
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The table with its computed columns filled from :func:`monitor_positions`, and Mark
     Price and Updated from ``marks`` (contract -> mark price, from a live source) where given.
 
-    ``stale`` maps an account to why its source failed: its rows keep what they held and their
-    Status says so.
+    ``stale`` maps an account (None: every row) to why its source failed: its rows keep what
+    they held and their Status says so.
     """
     frame = with_standard_columns(table)
     rows = normalise_positions(frame).index
@@ -111,8 +118,39 @@ def refresh_positions(
     for account, reason in (stale or {}).items():
         accounts = frame.loc[rows, "Account"].map(lambda a: "" if is_blank(a) else
                                                   str(a).strip().upper())
-        hit = accounts[accounts == account.upper()].index
+        hit = accounts.index if account is None else accounts[accounts == account.upper()].index
         frame.loc[hit, STATUS] = pd.Series(
             [f"stale: {reason}; {s}" for s in frame.loc[hit, STATUS]], index=hit, dtype=object)
     frame.loc[_blank_rows(frame), [h for h in headings("computed")]] = None
-    return frame
+    return frame, monitor
+
+
+def source_marks(table: pd.DataFrame, source: PriceSource, registry: ContractRegistry,
+                 progress: Progress | None = None) -> dict[str, float]:
+    """Mark prices of the table's contracts from a live price source (none from the table
+    source: marks typed, or the Inventory's, stay)."""
+    if isinstance(source, TableSource):
+        return {}
+    symbols = sorted({str(c).strip() for c in normalise_positions(table)["contract"]
+                      if not is_blank(c) and str(c).strip() in registry})
+    requests = [QuoteRequest(registry.get(s).underlying, s) for s in symbols]
+    quotes = source.quotes(requests, progress) if requests else []
+    return {s: q.mark_price for s, q in zip(symbols, quotes, strict=True)
+            if q.mark_price is not None}
+
+
+def refresh_from(
+    table: pd.DataFrame, plan: pd.DataFrame, registry: ContractRegistry, read: PositionsRead,
+    *, marks: Mapping[str, float] | None = None, options: Mapping[str, float] | None = None,
+    funding_history: pd.DataFrame | None = None, now: datetime | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The table and its monitor (:func:`refresh_positions`) with what a positions source
+    ``read`` gave: its rows replace its account's (a failed read changes none and marks them
+    stale)."""
+    stale: dict[str | None, str] = {}
+    if read.rows is not None:
+        table = replace_account(table, read.account, read.rows)
+    elif read.error:
+        stale[read.account] = read.error
+    return refresh_positions(table, plan, registry, marks=marks, stale=stale,
+                             funding_history=funding_history, now=now, **(options or {}))

@@ -8,7 +8,8 @@ from typing import Literal
 
 import pandas as pd
 
-from xlhedge.columns import column, shown_in
+from xlhedge.columns import POSITION_COLUMNS, column, shown_in
+from xlhedge.monitor import alerts
 from xlhedge.plan import margin_by_coin, plan_positions, plan_totals, transfers
 
 
@@ -120,3 +121,27 @@ def cost_text(t: pd.Series) -> str:
             f"{t['hedge_cost_usd']:,.2f} USD; selling and buying back instead "
             f"{t['sell_cost_usd']:,.2f} USD: {cheaper} is cheaper (a sale may be a taxable "
             "event where a hedge may not be)")
+
+
+def monitor_text(monitor: pd.DataFrame, min_distance: float) -> str:
+    """The open positions as an aligned table, then what to do: adjustments, margin to add,
+    liquidation alerts, and the totals (funding so far, the result of closing now)."""
+    if not len(monitor):
+        return "No open positions (the Positions table is empty)."
+    shown = [c for c in shown_in("monitor", POSITION_COLUMNS) if c.key != "status"]
+    table = pd.DataFrame({c.heading: [printable(c.text(v)) for v in monitor[c.key]]
+                          for c in shown})
+    lines = [table.to_string(index=False), ""]
+    for i, row in enumerate(monitor.to_dict("records"), 1):
+        lines.append(printable(f"  {i}. {row['contract']}: {row['status']}"))
+    ok = monitor[monitor["error"] == ""]
+    near = alerts(monitor, min_distance)
+    for settle, rows in ok.groupby("settle"):
+        lines.append(f"{settle}: unrealised {rows['upnl_coin'].sum():+.8f}, funding so far "
+                     f"{rows['funding_to_date'].astype(float).sum():+.8f}, result if closed "
+                     f"now {rows['close_result_coin'].sum():+.8f} {settle} "
+                     f"({rows['close_result_usd'].sum():+,.2f} USD)")
+    lines.append(f"{len(ok)} positions: {int((ok['adjust'] != '').sum())} to adjust, "
+                 f"{len(near)} within the minimum liquidation distance "
+                 f"({min_distance:.0%})" + (": ADD MARGIN NOW" if len(near) else ""))
+    return "\n".join(lines)

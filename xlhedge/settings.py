@@ -47,6 +47,12 @@ SETTINGS: tuple[Setting, ...] = (
             "(sell now, buy back later)", "SpotFee"),
     Setting("Spread", "0.05%", "selling instead of hedging: the spread lost on the round trip",
             "Spread"),
+    Setting("Positions Source", "table",
+            "where open positions come from: table (as typed on the Positions sheet), "
+            "csv:C:\\path\\positions.csv, or ccxt:binance / bybit / okx / deribit (your account, "
+            "read-only API key from the keyring: xlhedge keys set EXCHANGE)", "PositionsSource"),
+    Setting("Rebalance Band", "2%", "no adjustment order while an open position is within this "
+            "much of its target", "RebalanceBand"),
     Setting("Source Timeout", "30", "seconds a live price source may take in all; what has not "
             "come by then is marked stale and keeps its last good values", "SourceTimeout"),
 )
@@ -62,6 +68,12 @@ def seconds(settings: Mapping[str, str], label: str) -> float:
     if not 0 < value <= 3600:
         raise InputError(f"setting {label!r}", "must be between 0 and 3600 seconds", text)
     return value
+
+
+def monitor_options(settings: Mapping[str, str]) -> dict[str, float]:
+    """The settings :func:`xlhedge.monitor.monitor_positions` takes, as keyword arguments."""
+    return {"band": fraction(settings, "Rebalance Band"),
+            "min_distance": fraction(settings, "Min Liquidation Distance")}
 
 
 def plan_options(settings: Mapping[str, str]) -> dict[str, float]:

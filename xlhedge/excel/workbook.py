@@ -29,7 +29,7 @@ from xlsxwriter.worksheet import Worksheet
 
 import xlhedge
 from xlhedge import udfs
-from xlhedge.columns import NEVER, UNITS, shown_in
+from xlhedge.columns import NEVER, POSITION_COLUMNS, UNITS, Column, shown_in
 from xlhedge.contracts import default_registry
 from xlhedge.examples import example_inventory
 from xlhedge.excel import vba
@@ -41,6 +41,9 @@ from xlhedge.inventory import (
     headings,
     refresh_table,
 )
+from xlhedge.openpositions import SHEET_NAME as POSITIONS_SHEET
+from xlhedge.openpositions import TABLE_NAME as POSITIONS_TABLE
+from xlhedge.openpositions import headings as position_headings
 from xlhedge.plan import MARGIN_MODES
 from xlhedge.scenarios import DEFAULT_MOVES
 from xlhedge.settings import SETTINGS
@@ -134,6 +137,7 @@ def _write(path: Path, project: bytes, conf: dict[str, str], holdings: pd.DataFr
     fmt = Formats(book)
     readme = book.add_worksheet("Read Me")
     inventory = book.add_worksheet(SHEET_NAME)
+    positions = book.add_worksheet(POSITIONS_SHEET)
     calculator = book.add_worksheet("Calculator")
     scenarios = book.add_worksheet("Scenarios")
     contracts = book.add_worksheet("Contracts")
@@ -141,6 +145,7 @@ def _write(path: Path, project: bytes, conf: dict[str, str], holdings: pd.DataFr
     xlconf = book.add_worksheet("xlwings.conf")
     _readme(readme, fmt)
     _inventory(inventory, fmt, holdings)
+    _positions(positions, fmt)
     _calculator(calculator, fmt)
     _scenarios(book, scenarios, fmt)
     _contracts(contracts, fmt)
@@ -254,41 +259,76 @@ def _inventory(sheet: Worksheet, fmt: Formats, holdings: pd.DataFrame) -> None:
                                "width": 150, "height": 32})
     sheet.insert_button(0, 9, {"macro": "MakeHedgeSheet", "caption": "Make hedge sheet",
                                "width": 150, "height": 32})
-    declared = {c.heading: c for c in shown_in("inventory")}
+    names, body = _data_table(sheet, fmt, TABLE_NAME, shown_in("inventory"), frame, top)
+    _validations(sheet, names, body)
+    sheet.freeze_panes(top + 1, 1)
+    _print_wide(sheet, top)
+
+
+def _data_table(sheet: Worksheet, fmt: Formats, name: str, declared_columns: Sequence[Column],
+                frame: pd.DataFrame, top: int) -> tuple[list[str], tuple[int, int]]:
+    """A table of declared columns at row ``top``: formats, totals, widths, and the colours of
+    the user's (input) and the sources' (market) columns. Returns its headings and body rows."""
+    declared = {c.heading: c for c in declared_columns}
     columns = []
-    for name in frame.columns:
-        style = fmt.unit(declared[name].unit)
-        column: dict[str, Any] = {"header": name, "format": style}
-        if name == "Asset":
+    for heading in frame.columns:
+        column: dict[str, Any] = {"header": heading, "format": fmt.unit(declared[heading].unit)}
+        if heading == frame.columns[0]:
             column["total_string"] = "Total"
-        elif declared[name].total:
+        elif declared[heading].total:
             # qualified, so that LibreOffice parses it too (it cannot parse "[Col]" alone)
-            column["total_function"] = f"=SUBTOTAL(109,{TABLE_NAME}[{name}])"
-            column["total_value"] = float(pd.to_numeric(frame[name], errors="coerce").sum())
+            column["total_function"] = f"=SUBTOTAL(109,{name}[{heading}])"
+            column["total_value"] = float(pd.to_numeric(frame[heading], errors="coerce").sum())
         columns.append(column)
     last_row = top + len(frame) + 1
     sheet.add_table(top, 0, last_row, len(columns) - 1, {
-        "name": TABLE_NAME, "columns": columns, "total_row": True,
-        "style": "Table Style Medium 2",
+        "name": name, "columns": columns, "total_row": True, "style": "Table Style Medium 2",
     })
     for i, values in enumerate(frame.itertuples(index=False)):
         for j, value in enumerate(values):
             _write_cell(sheet, top + 1 + i, j, value, columns[j]["format"], fmt)
     names = list(frame.columns)
     body = (top + 1, last_row - 1)
-    for j, name in enumerate(names):
-        sheet.set_column(j, j, declared[name].width)
-        if declared[name].role == "market" and declared[name].unit != "date":
+    for j, heading in enumerate(names):
+        sheet.set_column(j, j, declared[heading].width)
+        if declared[heading].role == "market" and declared[heading].unit != "date":
             sheet.conditional_format(body[0], j, body[1], j, {"type": "no_blanks",
                                                               "format": fmt.market})
-        if declared[name].role == "input":
+        if declared[heading].role == "input":
             sheet.conditional_format(body[0], j, body[1], j, {"type": "no_blanks",
                                                               "format": fmt.input})
-    _validations(sheet, names, body)
     distance = names.index("Liq. Distance")
     sheet.conditional_format(body[0], distance, body[1], distance, {
         "type": "cell", "criteria": "<", "value": 0.3, "format": fmt.alarm})
-    sheet.freeze_panes(top + 1, 1)
+    return names, body
+
+
+POSITION_ROWS = 12  # blank rows of the Positions table (a source that gives more asks for rows)
+
+
+def _positions(sheet: Worksheet, fmt: Formats) -> None:
+    top = INVENTORY_FIRST_ROW
+    sheet.write_string(0, 0, "Positions", fmt.title)
+    sheet.write_string(1, 0, "What is open on the exchange, one row per contract and account "
+                       "(yellow: type it, or set Settings' Positions Source to read your "
+                       "account). Refresh fills the rest: PnL, liquidation of the margin "
+                       "posted, the adjustment that brings the hedge back to the Inventory's "
+                       "plan.", fmt.note)
+    sheet.insert_button(0, 6, {"macro": "RefreshInventory", "caption": "Refresh",
+                               "width": 150, "height": 32})
+    frame = pd.DataFrame(None, index=range(POSITION_ROWS), columns=list(position_headings()))
+    names, body = _data_table(sheet, fmt, POSITIONS_TABLE, POSITION_COLUMNS, frame, top)
+    last = max(body[1], body[0] + 200)
+    for heading, choices in (("Side", ["short", "long"]), ("Margin Mode", list(MARGIN_MODES))):
+        j = names.index(heading)
+        sheet.data_validation(body[0], j, last, j, {
+            "validate": "list", "source": choices, "ignore_blank": True,
+            "error_title": heading, "error_message": f"{' or '.join(choices)}."})
+    j = names.index("Contract")
+    sheet.data_validation(body[0], j, last, j, {
+        "validate": "list", "source": '=INDIRECT("Contracts[Symbol]")', "error_type": "warning",
+        "error_title": "Contract", "error_message": "Pick a symbol from the Contracts sheet."})
+    sheet.freeze_panes(top + 1, 2)
     _print_wide(sheet, top)
 
 
