@@ -1,0 +1,114 @@
+"""The open hedge end to end on a real workbook: Positions typed, refreshed, monitored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from xlhedge import xlsxtable
+from xlhedge.cli import main
+from xlhedge.contracts import default_registry
+from xlhedge.excel.workbook import build_workbook
+from xlhedge.openpositions import refresh_from, replace_account
+from xlhedge.plan import plan_hedge
+from xlhedge.sources.positions import PositionsRead, check_spec
+
+BTC = "BINANCE:BTCUSD_PERP"
+
+
+@pytest.fixture
+def book(tmp_path: Path) -> Path:
+    """A workbook holding 1.5 BTC at 95,000 and a short of 900 contracts opened at 60,000."""
+    path = tmp_path / "Hedge.xlsm"
+    build_workbook(path, inventory=pd.DataFrame({
+        "Asset": ["BTC"], "Quantity": [1.5], "Price": [95000.0], "Contract": [BTC]}))
+    _type_position(path, contracts=900, margin=1.5)
+    return path
+
+
+def _type_position(path: Path, *, contracts: float, margin: float) -> None:
+    table = xlsxtable.read_table(path, "Positions")
+    typed = {"Contract": BTC, "Side": "short", "Contracts": contracts, "Entry Price": 60000.0,
+             "Margin Mode": "isolated", "Margin": margin}
+    table = table.astype(object)
+    for heading, value in typed.items():
+        table.loc[0, heading] = value
+    xlsxtable.update_columns(path, "Positions", table, list(typed), backup=False)
+
+
+def _set_quantity(path: Path, quantity: float) -> None:
+    table = xlsxtable.read_table(path, "Inventory").astype({"Quantity": float})
+    table.loc[0, "Quantity"] = quantity
+    xlsxtable.update_columns(path, "Inventory", table, ["Quantity"], backup=False)
+
+
+def test_opened_60000_refreshed_95000_then_the_holding_grows(book: Path, capsys) -> None:
+    assert main(["refresh", str(book)]) == 0
+    row = xlsxtable.read_table(book, "Positions").iloc[0]
+    assert row["Target Contracts"] == 900
+    assert pd.isna(row["Adjust"]) or row["Adjust"] == ""  # a full hedge needs no trade
+    assert row["Unrealised PnL (USD)"] == pytest.approx(-52500)
+    assert row["Status"] == "ok"
+    # the plan alone would tell 1,425 contracts: the open short already locks the value in
+    assert xlsxtable.read_table(book, "Inventory").iloc[0]["Contracts"] == 1425
+
+    _set_quantity(book, 2.0)
+    assert main(["refresh", str(book)]) == 0
+    row = xlsxtable.read_table(book, "Positions").iloc[0]
+    assert row["Target Contracts"] == 1375  # 2 x 95,000 - 52,500 = 137,500 USD
+    assert row["Adjust"] == "SELL 475"
+    assert "adjust: SELL 475" in row["Status"]
+
+
+def test_status_exits_1_near_liquidation(book: Path, capsys) -> None:
+    assert main(["status", str(book)]) == 0  # 1.5 BTC of margin: a 1x short, never liquidated
+    out = capsys.readouterr().out
+    assert "1 positions: 0 to adjust, 0 within the minimum liquidation distance" in out
+    _type_position(book, contracts=900, margin=0.2)
+    assert main(["status", str(book)]) == 1
+    out = capsys.readouterr().out
+    assert "ADD MARGIN NOW" in out and "LIQUIDATION" in out
+
+
+def test_status_without_positions_table(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "plain.xlsx"
+    table = pd.DataFrame({"Asset": ["BTC"], "Quantity": [1.0], "Contract": [BTC],
+                          "Price": [60000.0]})
+    with pd.ExcelWriter(path, engine="xlsxwriter") as writer:
+        table.to_excel(writer, sheet_name="Inventory", index=False)
+        writer.sheets["Inventory"].add_table(0, 0, 1, 3, {
+            "name": "Inventory", "columns": [{"header": h} for h in table.columns]})
+    assert main(["status", str(path)]) == 2
+    assert "has no Positions table" in capsys.readouterr().err
+
+
+def test_a_source_replaces_only_its_account() -> None:
+    table = pd.DataFrame({"Account": ["DERIBIT", None, None],
+                          "Contract": ["DERIBIT:BTC-PERPETUAL", None, None],
+                          "Contracts": [100, None, None], "Notes": ["mine", "", ""]})
+    incoming = pd.DataFrame({"Contract": [BTC, "BINANCE:ETHUSD_PERP"], "Contracts": [5, 7]})
+    out = replace_account(table, "BINANCE", incoming)
+    assert out["Account"].tolist() == ["DERIBIT", "BINANCE", "BINANCE"]
+    assert out["Contracts"].tolist() == [100, 5, 7]
+    assert out["Notes"].tolist() == ["mine", "", ""]
+    with pytest.raises(Exception, match="room for 2 positions of BINANCE but the source gives 3"):
+        replace_account(table, "BINANCE", pd.concat([incoming, incoming.iloc[:1]]))
+
+
+def test_a_failed_source_keeps_the_rows_marked_stale() -> None:
+    table = pd.DataFrame({"Account": ["BINANCE"], "Contract": [BTC], "Contracts": [900],
+                          "Entry Price": [60000.0], "Margin": [1.5]})
+    plan = plan_hedge(pd.DataFrame({"Asset": ["BTC"], "Quantity": [1.5], "Price": [95000.0],
+                                    "Contract": [BTC]}))
+    read = PositionsRead("ccxt:binance", None, "BINANCE", "binance unreachable")
+    out, _ = refresh_from(table, plan, default_registry(), read)
+    assert out.loc[0, "Contracts"] == 900
+    assert out.loc[0, "Status"] == "stale: binance unreachable; ok"
+
+
+@pytest.mark.parametrize("spec", ["ccxt:kraken", "tables", "csv:"])
+def test_positions_source_forms(spec: str) -> None:
+    with pytest.raises(Exception, match='"table", "csv:PATH" or "ccxt:EXCHANGE"'):
+        check_spec(spec)
