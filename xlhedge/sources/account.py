@@ -167,6 +167,8 @@ class AccountSource:
             "enableRateLimit": True,
             "options": options,
         })
+        # currencies are not needed, and with a key ccxt reads them from private endpoints
+        self._client.has = {**self._client.has, "fetchCurrencies": False}
         if api_base is not None:
             client = self._client
             client.urls["api"] = _redirect_urls(
@@ -291,7 +293,8 @@ class AccountSource:
         if self.exchange == "deribit":
             for coin in coins:
                 balance = self._client.fetch_balance({"code": coin})
-                summary = (balance.get("info") or {}).get("result") or {}
+                info = balance.get("info") or {}
+                summary = info.get("result", info) if isinstance(info, dict) else {}
                 wallets[coin] = _num(summary.get("balance")) or _num(
                     (balance.get(coin) or {}).get("total")) or 0.0
             return wallets
@@ -367,8 +370,8 @@ class AccountSource:
             warnings.append(f"{contract}: funding history unavailable "
                             f"({self._reason(exc)})")
             return None
-        total = sum(seen.values())
-        return -total if account.funding_is_fee else total
+        total = round(math.fsum(seen.values()), 12) + 0.0
+        return -total if account.funding_is_fee and total else total
 
     def _funding_window(
         self, market: dict[str, Any], low: int, high: int, seen: dict[str, float], depth: int
