@@ -197,22 +197,23 @@ def daily_closes(
                                                                microsecond=0)
     since = _ms(today - timedelta(days=days))
     exchanges = _Exchanges([request.contract for request in requests], timeout, api_base)
-    cache: dict[tuple[str, str], pd.Series | str] = {}
+    cache: dict[tuple[str, str], tuple[pd.Series, str]] = {}
 
     def closes(source: CcxtSource, symbol: str) -> pd.Series:
+        """The symbol's closes before today, fetched once."""
         key = (source.exchange, symbol)
         if key not in cache:
             try:
                 candles = source._client.fetch_ohlcv(symbol, "1d", since, days + 1)
                 cache[key] = pd.Series(
                     {_time(c[0]): float(c[4]) for c in candles if c[0] < _ms(today)},
-                    dtype=float)
+                    dtype=float), ""
             except Exception as exc:
-                cache[key] = f"{symbol}: {source._reason(exc)}"
-        if isinstance(cache[key], str):
-            raise _Failed(cache[key])
-        series = cache[key]
-        assert isinstance(series, pd.Series)
+                reason = f"{source.exchange} {symbol}: {source._reason(exc)}"
+                cache[key] = pd.Series(dtype=float), reason
+        series, error = cache[key]
+        if error:
+            raise _Failed(error)
         return series
 
     def one(index: int) -> Closes:
@@ -220,6 +221,8 @@ def daily_closes(
         try:
             source, market = exchanges.contract(request.contract)
             asset = source._client.safe_currency_code(request.asset.strip().upper())
+            if not asset:
+                raise _Failed(f"{request.contract}: no asset to price")
             spot = next((f"{asset}/{quote}" for quote in _SPOT_QUOTES
                          if source._client.markets.get(f"{asset}/{quote}", {}).get("spot")), None)
             if spot is None:
@@ -231,7 +234,7 @@ def daily_closes(
             return _no_closes(str(failed))
 
     done = _within(deadline, range(len(requests)), one, progress)
-    return [done.get(i) or _no_closes(_late(requests[i].contract, deadline))
+    return [done[i] if i in done else _no_closes(_late(requests[i].contract, deadline))
             for i in range(len(requests))]
 
 
