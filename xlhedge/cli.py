@@ -239,9 +239,8 @@ def _refresh_positions(path: Path, inventory: pd.DataFrame, settings: dict[str, 
                        registry: ContractRegistry, source: PriceSource) -> None:
     """Refresh the Positions table of the workbook at ``path``, if it has one."""
     from xlhedge import xlsxtable
-    from xlhedge.openpositions import TABLE_NAME, refreshed_columns
-
     from xlhedge.monitor import normalise_positions
+    from xlhedge.openpositions import TABLE_NAME, refreshed_columns
 
     table = _positions_tables(path)[TABLE_NAME]
     if table is None or (normalise_positions(table).empty and not _rows_from_source(settings)):
@@ -318,9 +317,11 @@ def cmd_sheet(args: argparse.Namespace) -> int:
     _check_workbook(args.workbook)
     inventory, settings, registry = _workbook_tables(args.workbook)
     inventory = canonical_inputs(inventory)
+    tables = _positions_tables(args.workbook)
     try:
         sheet = make_sheet_file(inventory, settings, registry, args.workbook, now_utc(),
-                                path=args.output)
+                                path=args.output, positions=tables["Positions"],
+                                funding_history=tables["Funding"])
     except XlhedgeError as exc:
         raise _about(args.workbook, exc) from None
     print(f"wrote {sheet}")

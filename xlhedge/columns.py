@@ -230,9 +230,9 @@ POSITION_COLUMNS: tuple[Column, ...] = (
 )
 
 
-def column(key: str) -> Column:
-    """The declaration of the column ``key``."""
-    return next(c for c in COLUMNS if c.key == key)
+def column(key: str, columns: Iterable[Column] | None = None) -> Column:
+    """The declaration of the column ``key`` (of the plan, or of ``columns``)."""
+    return next(c for c in (COLUMNS if columns is None else columns) if c.key == key)
 
 
 def shown_in(face: Face, columns: Iterable[Column] | None = None) -> tuple[Column, ...]:

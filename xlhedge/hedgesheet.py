@@ -25,10 +25,12 @@ import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
-from xlhedge.columns import NEVER, UNITS, Column, Face, shown_in
+from xlhedge.columns import NEVER, POSITION_COLUMNS, UNITS, Column, Face, shown_in
+from xlhedge.columns import column as declared_column
 from xlhedge.contracts import ContractRegistry
 from xlhedge.errors import InputError
 from xlhedge.files import atomic_path
+from xlhedge.monitor import monitor_positions, normalise_positions
 from xlhedge.plan import (
     margin_by_coin,
     plan_hedge,
@@ -39,7 +41,7 @@ from xlhedge.plan import (
     transfers,
 )
 from xlhedge.report import order_text
-from xlhedge.settings import plan_options
+from xlhedge.settings import monitor_options, plan_options
 
 LADDER: tuple[float, ...] = (-0.5, -0.4, -0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 1.0)
 CHART_MOVES: tuple[float, ...] = tuple(round(step * 0.05, 2) for step in range(-10, 21))
@@ -91,9 +93,72 @@ SECTIONS: dict[str, str] = {
     "warnings": "Warnings",
     "errors": "Not planned: fix these inputs first",
     "orders": "Orders to place: open the hedge",
+    "open": "Open hedge: adjust the positions you hold to the plan",
     "unwind": "Unwind: close the hedge later",
     "chart_data": "Chart data (not printed)",
 }
+
+# The open hedge's figures, in the order of the orders table's columns whose widths suit them
+# (coin amounts land in the wide coin columns): landscape, then portrait.
+OPEN_KEYS = ("contracts", "target_contracts", "entry_price", "mark_price", "upnl_usd",
+             "upnl_coin", "liquidation_price", "liquidation_distance", "add_margin",
+             "close_result_usd")
+OPEN_KEYS_COMPACT = ("contracts", "target_contracts", "mark_price", "add_margin",
+                     "liquidation_price", "liquidation_distance")
+
+
+def _adjust_order(line: Mapping[str, Any]) -> str:
+    """The adjustment as an order line, or why there is none."""
+    if line["error"]:
+        return f"error: {line['error']}"
+    if not line["adjust"]:
+        return "No adjustment: within the band"
+    n = abs(float(line["adjust_contracts"]))
+    side: Literal["SELL", "BUY"] = "SELL" if line["adjust_contracts"] > 0 else "BUY"
+    quantity = n * float(line["contract_value"]) if line["order_unit"] == "USD" else None
+    text = order_text(side, n, str(line["symbol"]), quantity, str(line["order_unit"]),
+                      float(line["contract_value"]))
+    return text.replace("to close", "reduce only")
+
+
+def _action_lines(monitor: pd.DataFrame) -> list[str]:
+    """What to do about the open positions: margin first, then the adjustments."""
+    lines = []
+    records = [{str(k): v for k, v in r.items()}
+               for r in monitor[monitor["error"] == ""].to_dict("records")]
+    for line in records:
+        if line["add_margin"] > 0:
+            lines.append(f"Add {line['add_margin']:.8f} {line['settle']} margin to the "
+                         f"{line['symbol']} position (keeps liquidation at the minimum "
+                         "distance)")
+    for line in records:
+        if line["adjust"]:
+            lines.append(f"{_adjust_order(line)} (to {line['target_contracts']:,.10g} "
+                         "contracts)")
+    return lines
+
+
+def _closing_lines(opened: pd.DataFrame | None) -> list[str]:
+    """Closing each open position now: the order, its result at the mark and the fee."""
+    if opened is None:
+        return []
+    lines = []
+    for line in opened.to_dict("records"):
+        n = float(line["contracts"])
+        side: Literal["SELL", "BUY"] = "BUY" if line["short"] else "SELL"
+        quantity = n * float(line["contract_value"]) if line["order_unit"] == "USD" else None
+        order = order_text(side, n, str(line["symbol"]), quantity, str(line["order_unit"]),
+                           float(line["contract_value"]))
+        coin = line["settle"]
+        funding = line["funding_to_date"]
+        known = funding is not None and not (isinstance(funding, float) and math.isnan(funding))
+        lines.append(f"{order} (open now): at the mark {line['mark_price']:,.2f} it realises "
+                     f"{line['close_result_coin']:+.8f} {coin} ({line['close_result_usd']:+,.2f} "
+                     f"USD) after the taker fee to close {line['fee_to_close_coin']:.8f} {coin}"
+                     + (f" and funding so far {float(funding):+.8f} {coin}" if known else
+                        " (funding so far not known)"))
+    return lines
+
 
 def _sheet_width(column: Column) -> float:
     """A sheet column's width: its numbers fit; its heading wraps, so only its longest word."""
@@ -161,14 +226,20 @@ def prices_as_of(inventory: pd.DataFrame, now: datetime) -> tuple[datetime, list
 def make_sheet_file(
     inventory: pd.DataFrame, settings: Mapping[str, str], registry: ContractRegistry,
     workbook: Path, now: datetime, path: Path | None = None,
+    positions: pd.DataFrame | None = None, funding_history: pd.DataFrame | None = None,
 ) -> Path:
-    """Plan from the inventory's inputs and prices (never its computed columns); write the sheet
-    with the workbook's settings. ``path`` defaults to :func:`hedge_sheet_path`."""
+    """Plan from the inventory's inputs and prices (never its computed columns), monitor the
+    open ``positions`` (the Positions table's inputs) against it; write the sheet with the
+    workbook's settings. ``path`` defaults to :func:`hedge_sheet_path`."""
     path = path or hedge_sheet_path(workbook, settings["Hedge Sheet Folder"], now)
     as_of, stale = prices_as_of(inventory, now)
+    plan = plan_hedge(inventory, registry, **plan_options(settings))
+    monitor = None
+    if positions is not None and not normalise_positions(positions).empty:
+        monitor = monitor_positions(positions, plan, registry, **monitor_options(settings),
+                                    funding_history=funding_history, now=now)
     return write_hedge_sheet(
-        plan_hedge(inventory, registry, **plan_options(settings)), path, as_of=as_of,
-        stale=stale,
+        plan, path, as_of=as_of, stale=stale, monitor=monitor,
         source=settings["Price Source"],
         workbook_name=workbook.name,
         paper="letter" if settings["Paper"].lower() == "letter" else "a4",
@@ -187,6 +258,7 @@ def write_hedge_sheet(
     landscape: bool = True,
     moves: Sequence[float] = LADDER,
     stale: Sequence[str] = (),
+    monitor: pd.DataFrame | None = None,
 ) -> Path:
     """Write the printable hedge sheet of ``plan`` (from ``plan_hedge``) to ``path``; return it.
 
@@ -194,6 +266,9 @@ def write_hedge_sheet(
     workbook or file the plan was made from; ``moves`` are the scenario ladder's price moves
     (fractions), to which the ladder adds a row at each position's liquidation; ``stale`` lists
     the holdings whose prices are the last good ones (``ASSET: reason``), printed in red.
+    ``monitor`` (:func:`xlhedge.monitor.monitor_positions`) lists the positions already open:
+    they get adjustment orders and margin top-ups, not a second full order, and the unwind
+    closes them with the result at the current mark.
     The file is written next to ``path`` and renamed into place (:func:`xlhedge.files.atomic_path`),
     so a reader never sees half a file and a failed write leaves an earlier sheet untouched.
     """
@@ -225,7 +300,7 @@ def write_hedge_sheet(
         })
         _SheetWriter(workbook, compact=not landscape).write(
             plan, ladder, payoff, as_of=as_of, source=source, workbook_name=workbook_name,
-            stale=stale,
+            stale=stale, monitor=monitor,
             paper=PAPER_SIZES[paper_key], landscape=landscape,
         )
         workbook.close()
@@ -418,7 +493,7 @@ class _SheetWriter:
     def write(
         self, plan: pd.DataFrame, ladder: pd.DataFrame | None, payoff: pd.DataFrame | None, *,
         as_of: datetime, source: str, workbook_name: str, paper: int, landscape: bool,
-        stale: Sequence[str],
+        stale: Sequence[str], monitor: pd.DataFrame | None = None,
     ) -> None:
         for col, width in enumerate(self.widths):
             self.ws.set_column(col, col, width)
@@ -427,15 +502,24 @@ class _SheetWriter:
         ok = plan[plan["error"] == ""]
         positions = plan_positions(plan)
         live = positions[positions["contracts"] > 0]
+        opened = monitor[monitor["error"] == ""] if monitor is not None else None
+        if opened is not None:  # a position already open is adjusted, not opened again
+            held = set(zip(opened["account"].fillna("").astype(str).str.upper().replace(
+                "", None).fillna(opened["symbol"].str.split(":").str[0]), opened["symbol"],
+                strict=True))
+            live = live[[(a, c) not in held for a, c in zip(live["account"], live["contract"],
+                                                            strict=True)]]
         self.title(as_of, source, workbook_name, stale)
-        self.orders(live, ok[~(ok["contracts"] > 0)])
+        self.orders(live, ok[~(ok["contracts"] > 0)], opened is not None and not opened.empty)
+        if monitor is not None:
+            self.open_hedge(monitor)
         top = self.summary(plan)
         if payoff is not None:
             self.chart(payoff, top)
         self.ladder_and_checklist(ladder)
         self.warnings(plan)
         self.errors(plan[plan["error"] != ""])
-        self.unwind(live)
+        self.unwind(live, opened)
         for row, height in sorted(self.heights.items()):
             self.ws.set_row(row, height)
         self.page_setup(paper, landscape, as_of, workbook_name)
@@ -614,7 +698,7 @@ class _SheetWriter:
             row += 1
         self.row = row
 
-    def orders(self, live: pd.DataFrame, idle: pd.DataFrame) -> None:
+    def orders(self, live: pd.DataFrame, idle: pd.DataFrame, opened: bool = False) -> None:
         """The SELL orders, one per position, and the transfers that fund them (page 1)."""
         header_row = self.section(SECTIONS["orders"]) + 1
         self.header(header_row, self.headers)
@@ -624,7 +708,8 @@ class _SheetWriter:
             self.plan_cells(row, line, self.columns)
             row += 1
         if live.empty:
-            self.note(row, "No orders: nothing to hedge.")
+            self.note(row, "No new position to open: every planned position is open (see "
+                      "Open hedge)." if opened else "No orders: nothing to hedge.")
             row += 1
         if not idle.empty:
             names = ", ".join(f"{a} ({c})" for a, c in zip(idle["asset"], idle["contract"],
@@ -668,8 +753,9 @@ class _SheetWriter:
             self.number(row, col, value, _number_format(column, line),
                         inf_text=column.never, border=1, valign="top")
 
-    def unwind(self, live: pd.DataFrame) -> None:
-        """The BUY orders that close the hedge, in the orders' columns, under their own header."""
+    def unwind(self, live: pd.DataFrame, opened: pd.DataFrame | None = None) -> None:
+        """The BUY orders that close the hedge, in the orders' columns, under their own header;
+        for positions already open, the result of closing them at the current mark."""
         row = self.section(SECTIONS["unwind"]) + 1
         unwound = [c for c in self.columns if c.key in UNWIND_KEYS]
         self.header(row, self.headers[:3])
@@ -680,11 +766,51 @@ class _SheetWriter:
             self.first_columns(row, n, line, "BUY")
             self.plan_cells(row, line, unwound)
             row += 1
-        if live.empty:
+        for closing in _closing_lines(opened):
+            self.span(row, 1, self.last_col, f"{CHECKBOX}  {closing}")
+            row += 1
+        if live.empty and (opened is None or opened.empty):
             self.note(row, "Nothing to unwind.")
             row += 1
         self.note(row, "Close with reduce-only orders on the same contract before you sell the "
                   "spot holding; closing releases the isolated margin.")
+        self.row = row + 1
+
+    def open_hedge(self, monitor: pd.DataFrame) -> None:
+        """The positions already open: what they hold and are worth, and the adjustment and
+        margin orders that bring them back to the plan."""
+        row = self.section(SECTIONS["open"]) + 1
+        keys = OPEN_KEYS_COMPACT if self.compact else OPEN_KEYS
+        shown = [declared_column(k, POSITION_COLUMNS) for k in keys][:self.last_col - 2]
+        self.header(row, ["#", "Contract", "Adjustment", *(c.heading for c in shown)])
+        row += 1
+        for n, record in enumerate(monitor.to_dict("records"), start=1):
+            line = {str(k): v for k, v in record.items()}
+            cell: dict[str, Any] = {"border": 1, "valign": "top"}
+            order = _adjust_order(line)
+            self.number(row, 0, n, FMT_COUNT, **cell)
+            self.text(row, 1, line["contract"], text_wrap=True, **cell)
+            self.text(row, 2, order, text_wrap=True, bold=bool(line["adjust"]), **cell)
+            self.tall(row, max(_lines(str(line["contract"]), self.width(1, 1)),
+                               _lines(order, self.width(2, 2))))
+            for col, declared in enumerate(shown, start=3):
+                value = line.get(declared.key)
+                if declared.unit == "text" or value is None or isinstance(value, str):
+                    self.text(row, col, declared.text(value), text_wrap=True, **cell)
+                else:
+                    fmt = _amount_format(str(line["settle"])) if declared.unit == "settle" \
+                        else declared.excel_format
+                    self.number(row, col, value, fmt, inf_text=declared.never, **cell)
+            row += 1
+        for action in _action_lines(monitor):
+            alarm = action.startswith(("LIQUIDATION", "Add "))
+            self.span(row, 1, self.last_col, f"{CHECKBOX}  {action}", bold=True,
+                      font_color=RED if alarm else "black")
+            row += 1
+        self.note(row, "Target: the contracts that hedge the Inventory's holdings now, counting "
+                  "what the open short has won or lost. Adjustments inside the Rebalance Band "
+                  "are left out; BUY orders are reduce-only. Liq. Price is that of the margin "
+                  "posted (Margin on the Positions sheet).")
         self.row = row + 1
 
     def page_setup(

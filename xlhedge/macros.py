@@ -135,6 +135,8 @@ def make_hedge_sheet() -> None:
     """Button *Make hedge sheet*: write HedgeSheet-<date-time>.xlsx, open it, save a PDF of it."""
     book = xw.Book.caller()
     settings, registry, inventory = _context(book)
-    path = make_sheet_file(inventory, settings, registry, Path(book.fullname), now_utc())
+    path = make_sheet_file(inventory, settings, registry, Path(book.fullname), now_utc(),
+                           positions=_table_frame(book, POSITIONS_SHEET, POSITIONS_TABLE),
+                           funding_history=_table_frame(book, "Funding", "Funding"))
     sheet_book = book.app.books.open(str(path))
     sheet_book.to_pdf(str(path.with_suffix(".pdf")))

@@ -156,8 +156,8 @@ def monitor_positions(
                for label, row in rows.items()}
     out = frame.copy()
     computed = [c.key for c in POSITION_COLUMNS if c.role == "computed"]
-    extra = ["adjust_contracts", "settle", "symbol", "order_unit", "contract_value", "short",
-             "funding_estimated", "error"]
+    extra = ["adjust_contracts", "fee_to_close_coin", "settle", "symbol", "order_unit",
+             "contract_value", "short", "funding_estimated", "error"]
     table = pd.DataFrame([results.get(label, {"error": errors.get(label, ""),
                                               "status": f"error: {errors.get(label, '')}"})
                           for label in frame.index], index=frame.index,
@@ -316,8 +316,9 @@ def _figures(row: _Row, rows: Mapping[Any, _Row], plan: pd.DataFrame, band: floa
         "target_contracts": target, "drift": drift,
         "adjust": _adjust_text(adjust, spec), "adjust_contracts": adjust, "add_margin": add,
         "dollar_offset": offset, "close_result_coin": result, "close_result_usd": result * usd,
-        "settle": spec.settle, "symbol": spec.symbol, "order_unit": spec.order_unit_label,
-        "contract_value": spec.contract_value, "short": row.short, "error": "",
+        "fee_to_close_coin": fee, "settle": spec.settle, "symbol": spec.symbol,
+        "order_unit": spec.order_unit_label, "contract_value": spec.contract_value,
+        "short": row.short, "error": "",
     }
     figures["status"] = _status(figures, row, min_distance)
     return figures

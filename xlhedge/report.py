@@ -137,10 +137,11 @@ def monitor_text(monitor: pd.DataFrame, min_distance: float) -> str:
     ok = monitor[monitor["error"] == ""]
     near = alerts(monitor, min_distance)
     for settle, rows in ok.groupby("settle"):
+        funding = rows["funding_to_date"].astype(float)
+        so_far = f"{funding.sum():+.8f}" if funding.notna().any() else "not known"
         lines.append(f"{settle}: unrealised {rows['upnl_coin'].sum():+.8f}, funding so far "
-                     f"{rows['funding_to_date'].astype(float).sum():+.8f}, result if closed "
-                     f"now {rows['close_result_coin'].sum():+.8f} {settle} "
-                     f"({rows['close_result_usd'].sum():+,.2f} USD)")
+                     f"{so_far}, result if closed now {rows['close_result_coin'].sum():+.8f} "
+                     f"{settle} ({rows['close_result_usd'].sum():+,.2f} USD)")
     lines.append(f"{len(ok)} positions: {int((ok['adjust'] != '').sum())} to adjust, "
                  f"{len(near)} within the minimum liquidation distance "
                  f"({min_distance:.0%})" + (": ADD MARGIN NOW" if len(near) else ""))
