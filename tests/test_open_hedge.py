@@ -112,3 +112,24 @@ def test_a_failed_source_keeps_the_rows_marked_stale() -> None:
 def test_positions_source_forms(spec: str) -> None:
     with pytest.raises(Exception, match='"table", "csv:PATH" or "ccxt:EXCHANGE"'):
         check_spec(spec)
+
+
+def _sheet_texts(path: Path) -> list[str]:
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(path).active
+    return [str(c.value) for row in sheet.iter_rows() for c in row if isinstance(c.value, str)]
+
+
+def test_hedge_sheet_adjusts_what_is_open(book: Path, tmp_path: Path) -> None:
+    _set_quantity(book, 2.0)
+    out = tmp_path / "sheet.xlsx"
+    assert main(["sheet", str(book), "-o", str(out)]) == 0
+    texts = _sheet_texts(out)
+    assert any(t.startswith("No new position to open") for t in texts)
+    assert not any(t.startswith("SELL 1,900 contracts") for t in texts)  # no second full hedge
+    assert "SELL 475 contracts of BINANCE:BTCUSD_PERP" in texts
+    closing = next(t for t in texts if "BUY 900 contracts of BINANCE:BTCUSD_PERP" in t)
+    # 900 x 100 (1/95,000 - 1/60,000) = -0.55263158 BTC, less 0.05% of 0.94736842 BTC
+    assert "realises -0.55310526 BTC (-52,545.00 USD)" in closing
+    assert "taker fee to close 0.00047368 BTC" in closing
