@@ -205,13 +205,19 @@ README_LINES = (
      "are filled by Refresh). Mark Price and Liq. Price are prices of the contract's coin (for "
      "SOL hedged with BTC contracts: BTC prices), Margin is in the Settle coin. Add your own "
      "columns freely: Refresh keeps them. Status says what to look at per row.", "wrap"),
+    ("Positions: what is open on the exchange (type it, or set Settings' Positions Source to "
+     "read your account with a read-only key). Refresh fills its PnL, the liquidation price of "
+     "the margin posted, the margin to add and the adjustment (SELL n / BUY n) that brings the "
+     "hedge back to the Inventory's plan; the hedge sheet then prints those, not a second "
+     "hedge.", "wrap"),
     ("Calculator: a worked example of every function, including 1 BTC at 60,000 hedged 1:1.",
      "wrap"),
     ("Scenarios: what price moves from -50% to +100% do to a hedged holding, with a chart.",
      "wrap"),
     ("Contracts: the contract specs (editable; your edits override the built-in ones).", "wrap"),
-    ("Settings: price source (table, csv:PATH, ccxt:EXCHANGE), paper, orientation and the "
-     "minimum liquidation distance the margin to post keeps.", "wrap"),
+    ("Settings: price and positions sources (table, csv:PATH, ccxt:EXCHANGE), paper, "
+     "orientation, the minimum liquidation distance the margin to post keeps, the rebalance "
+     "band and the cost horizon.", "wrap"),
     ("", ""),
     ("Functions", "heading"),
     *(
