@@ -48,8 +48,9 @@ def server(serve: Any) -> Any:
     return serve(_routes())
 
 
-def _history(server: Any, contracts: list[str] = CONTRACTS, **kwargs: Any) -> Any:
-    return funding_history({c: SINCE for c in contracts}, timeout=2.0, api_base=server.base,
+def _history(server: Any, contracts: list[str] = CONTRACTS, since: datetime = SINCE,
+             **kwargs: Any) -> Any:
+    return funding_history({c: since for c in contracts}, timeout=2.0, api_base=server.base,
                            **kwargs)
 
 
@@ -110,7 +111,7 @@ def test_deribit_hourly_rows_use_the_hourly_rate_not_interest_8h(server: Any) ->
     # Deribit API docs, get_funding_rate_history: interest_8h is an 8-hour rate on an hourly
     # row. The fixture's rows: interest_1h 0.00125%, interest_8h 0.01%. Six hours at 0.00125%
     # an hour is 10.95% a year (0.0000125 x 24 x 365); summing interest_8h would say 87.6%.
-    result = _history(server, ["DERIBIT:BTC-PERPETUAL"])
+    result = _history(server, ["DERIBIT:BTC-PERPETUAL"], since=SINCE.replace(tzinfo=None))
     assert [rate for _, rate in _rates(result, "DERIBIT:BTC-PERPETUAL")] == [0.0000125] * 6
     stats = funding_stats(result.rows, SINCE + 6 * H, windows=(1,))
     assert stats.loc["DERIBIT:BTC-PERPETUAL", "Annualised 1d"] == pytest.approx(0.1095)
@@ -221,15 +222,17 @@ def test_daily_closes_give_the_suggested_ratio(server: Any) -> None:
 
 def test_daily_closes_errors_name_the_market(server: Any) -> None:
     server.fail["/www.deribit.com/api/v2/public/get_tradingview_chart_data"] = 500
-    deribit, eth, unknown = _closes(server, [
+    deribit, eth, unknown, blank = _closes(server, [
         QuoteRequest("SOL", "DERIBIT:BTC-PERPETUAL"),
         QuoteRequest("ETH", "BINANCE:BTCUSD_PERP"),
         QuoteRequest("SOL", "BINANCE:FOOUSD_PERP"),
+        QuoteRequest("SOL", ""),
     ])
     assert deribit.error == "deribit SOL/USDC: HTTP 500 Internal Server Error"
     assert deribit.spot.empty and deribit.hedge.empty
     assert eth.error == "no ETH spot market on binance"
     assert unknown.error == "contract BINANCE:FOOUSD_PERP not found on binance"
+    assert blank.error == "no contract to hedge with"
 
 
 @pytest.mark.parametrize("days", [2, 300, 7.0, True])

@@ -90,6 +90,8 @@ class _Exchanges:
         """The source and ccxt market of ``EXCHANGE:NATIVE_ID``, or :class:`_Failed`."""
         exchange, native = _exchange(contract), contract.partition(":")[2].strip()
         source = self._sources.get(exchange)
+        if not contract.strip():
+            raise _Failed("no contract to hedge with")
         if source is None:
             raise _Failed(f"{contract}: no history from {exchange or 'an unnamed exchange'} "
                           f"(one of {', '.join(PAGING)})")
@@ -109,8 +111,13 @@ def _exchange(contract: str) -> str:
     return exchange.lower() if colon else ""
 
 
+def _utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; a naive one is taken to be UTC already."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def _ms(moment: datetime) -> int:
-    return round(moment.timestamp() * 1000)
+    return round(_utc(moment).timestamp() * 1000)
 
 
 def _time(ms: Any) -> datetime:
@@ -121,8 +128,8 @@ def funding_history(
     since: Mapping[str, datetime], *, timeout: float = 10.0, deadline: float = 30.0,
     api_base: str | None = None, progress: Progress | None = None,
 ) -> FundingHistory:
-    """Each contract's funding rates from its ``since`` (UTC) to now, page by page until a page
-    adds nothing new (at most :data:`MAX_PAGES`).
+    """Each contract's funding rates from its ``since`` (naive: UTC) to now, page by page until
+    a page adds nothing new (at most :data:`MAX_PAGES`).
 
     ``timeout`` bounds each socket read, ``deadline`` the whole call; ``api_base`` sends every
     request to ``{api_base}/{exchange host}/{path}`` (tests); ``progress(done, total)`` is called
@@ -193,8 +200,7 @@ def daily_closes(
     """
     if isinstance(days, bool) or not isinstance(days, int) or not 3 <= days <= 299:
         raise InputError("days", "must be a whole number from 3 to 299", days)
-    today = (now or datetime.now(UTC)).astimezone(UTC).replace(hour=0, minute=0, second=0,
-                                                               microsecond=0)
+    today = _utc(now or datetime.now(UTC)).replace(hour=0, minute=0, second=0, microsecond=0)
     since = _ms(today - timedelta(days=days))
     exchanges = _Exchanges([request.contract for request in requests], timeout, api_base)
     cache: dict[tuple[str, str], tuple[pd.Series, str]] = {}
