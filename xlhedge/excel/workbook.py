@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import xlsxwriter
 from xlsxwriter.format import Format
+from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
@@ -304,8 +305,10 @@ def _data_table(sheet: Worksheet, fmt: Formats, name: str, declared_columns: Seq
             sheet.conditional_format(body[0], j, body[1], j, {"type": "no_blanks",
                                                               "format": fmt.input})
     distance = names.index("Liq. Distance")
-    sheet.conditional_format(body[0], distance, body[1], distance, {
-        "type": "cell", "criteria": "<", "value": 0.3, "format": fmt.alarm})
+    first_cell = xl_rowcol_to_cell(body[0], distance, row_abs=False, col_abs=True)
+    sheet.conditional_format(body[0], distance, body[1], distance, {  # a blank cell is no alarm
+        "type": "formula", "criteria": f"=AND(ISNUMBER({first_cell}),{first_cell}<0.3)",
+        "format": fmt.alarm})
     return names, body
 
 
@@ -315,11 +318,12 @@ POSITION_ROWS = 12  # blank rows of the Positions table (a source that gives mor
 def _positions(sheet: Worksheet, fmt: Formats) -> None:
     top = INVENTORY_FIRST_ROW
     sheet.write_string(0, 0, "Positions", fmt.title)
-    sheet.write_string(1, 0, "What is open on the exchange, one row per contract and account "
-                       "(yellow: type it, or set Settings' Positions Source to read your "
-                       "account). Refresh fills the rest: PnL, liquidation of the margin "
-                       "posted, the adjustment that brings the hedge back to the Inventory's "
-                       "plan.", fmt.note)
+    sheet.write_string(1, 0, "What is open on the exchange, one row per contract and account. "
+                       "Yellow columns: type them, or set Settings' Positions Source to read "
+                       "your account.", fmt.note)
+    sheet.write_string(2, 0, "Refresh fills the rest: PnL, the liquidation price of the margin "
+                       "posted, the margin to add and the adjustment back to the Inventory's "
+                       "plan. A blank Mark Price: the Inventory's.", fmt.note)
     sheet.insert_button(0, 6, {"macro": "RefreshInventory", "caption": "Refresh",
                                "width": 150, "height": 32})
     frame = pd.DataFrame(None, index=range(POSITION_ROWS), columns=list(position_headings()))

@@ -386,11 +386,7 @@ class AccountSource:
             params["until"] = high
         rows = self._client.fetch_funding_history(market["symbol"], low, account.funding_limit,
                                                   params)
-        if len(rows) >= account.funding_limit and high - low > 60_000 and depth < 12:
-            middle = (low + high) // 2
-            self._funding_window(market, low, middle, seen, depth + 1)
-            self._funding_window(market, middle + 1, high, seen, depth + 1)
-            return
+        found: dict[str, float] = {}
         for entry in rows:
             stamp = entry.get("timestamp")
             amount = _num(entry.get("amount"))
@@ -398,8 +394,13 @@ class AccountSource:
                 continue
             if stamp is None or not low <= int(stamp) <= high:
                 continue
-            key = str(entry.get("id") or f"{stamp}:{amount}")
-            seen[key] = amount
+            found[str(entry.get("id") or f"{stamp}:{amount}")] = amount
+        if len(found) >= account.funding_limit and high - low > 60_000 and depth < 12:
+            middle = (low + high) // 2
+            self._funding_window(market, low, middle, seen, depth + 1)
+            self._funding_window(market, middle + 1, high, seen, depth + 1)
+            return
+        seen.update(found)
 
     # --- errors ---------------------------------------------------------------------------------
 
