@@ -132,6 +132,35 @@ def _num(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+class _ScrubbedLog:
+    """What a ccxt client logs (its DEBUG lines carry the request headers, with the API key and
+    passphrase), with the credentials replaced by ``***``, to ``xlhedge.sources.account.ccxt``."""
+
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        self._secrets = secrets
+        self._log = logging.getLogger(f"{__name__}.ccxt")
+
+    def _emit(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
+        if not self._log.isEnabledFor(level):
+            return
+        text = str(msg) % args if args else str(msg)
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        self._log.log(level, "%s", text)
+
+    def debug(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        self._emit(logging.DEBUG, msg, *args)
+
+    def info(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        self._emit(logging.INFO, msg, *args)
+
+    def warning(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        self._emit(logging.WARNING, msg, *args)
+
+    def error(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        self._emit(logging.ERROR, msg, *args)
+
+
 class AccountSource:
     """Reads one exchange account's open inverse perpetuals with a read-only API key."""
 
@@ -166,6 +195,7 @@ class AccountSource:
             "timeout": round(self.timeout * 1000),
             "enableRateLimit": True,
             "options": options,
+            "logger": _ScrubbedLog(self._secrets),
         })
         # currencies are not needed, and with a key ccxt reads them from private endpoints
         self._client.has = {**self._client.has, "fetchCurrencies": False}
