@@ -42,7 +42,8 @@ def test_computed_columns_equal_plan_hedge():
     assert result["Settle"].tolist() == ["BTC", "ETH", "BTC", "ETH", "BTC", "BTC"]
     numbers = {h: c.key for h, c in plan_shown().items() if c.unit != "text"}
     for column, name in numbers.items():
-        expected = [("never" if np.isinf(v) else v) for v in plan[name]]
+        expected = [("never" if np.isinf(v) else None if np.isnan(v) else v)
+                    for v in plan[name]]
         assert result[column].tolist() == pytest.approx(expected) if column != "Liq. Price" else (
             result[column].tolist() == expected)
 

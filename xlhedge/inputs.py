@@ -64,7 +64,7 @@ def number(
 
 def violations(
     arr: FloatArray, *, gt: float | None = None, ge: float | None = None,
-    lt: float | None = None, allow_inf: bool = False,
+    lt: float | None = None, allow_inf: bool = False, le: float | None = None,
 ) -> list[tuple[npt.NDArray[np.bool_], str]]:
     """Each rule a number must meet, with the mask of the elements that break it, in the order
     they are reported: the one wording of every rule, for a function's argument and a table's
@@ -79,6 +79,8 @@ def violations(
         checks.append((~(arr >= ge), f"must be >= {ge:g}"))
     if lt is not None:
         checks.append((~(arr < lt), f"must be < {lt:g}"))
+    if le is not None:
+        checks.append((~(arr <= le), f"must be <= {le:g}"))
     return checks
 
 

@@ -28,6 +28,7 @@ __all__ = ["NEVER", "margin_by_coin", "plan_hedge", "plan_positions", "plan_tota
 LIQUIDATION_WARNING = 0.30  # warn when the liquidation price is within 30% of the mark
 FUNDING_WARNING = 0.20  # warn when funding exceeds 20% a year, either way
 RESIDUAL_WARNING = 0.01  # warn when lot rounding leaves more than 1% of the target unhedged
+R_SQUARED_WARNING = 0.8  # the hedge-accounting line for a highly effective hedge
 MARK_WARNING = 0.05  # warn when a holding's price and its coin's mark price differ by more
 DEFAULT_FUNDING_RATE = 0.0001  # the exchanges' baseline: 0.01% per 8 h
 MIN_LIQUIDATION_DISTANCE = LIQUIDATION_WARNING  # post margin to keep liquidation this far away
@@ -48,6 +49,7 @@ class Rule:
     gt: float | None = None
     ge: float | None = None
     lt: float | None = None
+    le: float | None = None
 
 
 NUMERIC_INPUTS: tuple[Rule, ...] = (
@@ -59,6 +61,9 @@ NUMERIC_INPUTS: tuple[Rule, ...] = (
     Rule("funding_rate", DEFAULT_FUNDING_RATE, gt=-1, lt=1),
     Rule("mark_price", np.nan, gt=0),
     Rule("hedge_days", np.nan, ge=0),  # blank: the plan's hedge_days
+    Rule("funding_avg_annual", np.nan, gt=-100, lt=100),  # blank: no history
+    Rule("suggested_ratio", np.nan, ge=0),  # from market history (hedge_ratio "auto")
+    Rule("r_squared", np.nan, ge=0, le=1),
 )
 TEXT_INPUTS = ("asset", "contract", "account", "margin_mode")
 
@@ -160,7 +165,7 @@ def _numbers(frame: pd.DataFrame, errors: Texts) -> dict[str, FloatArray]:
         _note(errors, np.isnan(values) & ~blank & ~logical,
               _quoting(f"{rule.name} must be a number", raw_values, blank))
         optional = rule.default is not None and np.isnan(rule.default)  # blank = not given
-        for bad, text in violations(values, gt=rule.gt, ge=rule.ge, lt=rule.lt):
+        for bad, text in violations(values, gt=rule.gt, ge=rule.ge, lt=rule.lt, le=rule.le):
             _note(errors, bad & ~np.isnan(values) if optional else bad,
                   _quoting(f"{rule.name} {text}", raw_values, blank))
         out[rule.name] = values
@@ -206,6 +211,7 @@ def plan_hedge(
     n = len(frame)
     errors: Texts = np.full(n, "", dtype=object)
     _note(errors, (frame["asset"] == "").to_numpy(), "asset must not be blank")
+    _auto_ratios(frame, errors)
     values = _numbers(frame, errors)
     modes = _margin_modes(frame["margin_mode"], errors)
     specs = _specs(frame["contract"], registry, errors)
@@ -229,7 +235,8 @@ def plan_hedge(
     book.settle_cross_wallets()
     book.check_margin_held()
     days = np.where(np.isnan(values["hedge_days"]), hedge_days, values["hedge_days"])
-    book.results.update(_costs(book.results, days, spot_fee, spread, book.warnings))
+    book.results.update(_costs(book.results, days, spot_fee, spread, book.warnings,
+                               values["funding_avg_annual"]))
     failed = errors != ""
     for array in book.results.values():
         array[failed] = np.nan
@@ -246,11 +253,26 @@ def plan_hedge(
                             if c.plan}, **data}, index=labels)
 
 
+def _auto_ratios(frame: pd.DataFrame, errors: Texts) -> None:
+    """``hedge_ratio`` ``auto``: the row's ``suggested_ratio`` (from market history)."""
+    auto = frame["hedge_ratio"].map(lambda v: isinstance(v, str) and v.strip().lower() == "auto")
+    if not auto.any():
+        return
+    suggested = frame["suggested_ratio"] if "suggested_ratio" in frame else pd.Series(
+        np.nan, index=frame.index)
+    missing = auto & pd.Series(blank_mask(suggested), index=frame.index)
+    _note(errors, missing.to_numpy(), "hedge_ratio auto needs a Suggested Ratio: refresh with a "
+          "live price source (ccxt:EXCHANGE) or type the ratio")
+    frame["hedge_ratio"] = frame["hedge_ratio"].astype(object).where(~auto, suggested)
+    frame.loc[missing, "hedge_ratio"] = 1.0  # the row has its error already
+
+
 def _costs(r: dict[str, FloatArray], days: FloatArray, spot_fee: float, spread: float,
-           warnings: Texts) -> dict[str, FloatArray]:
+           warnings: Texts, average: FloatArray) -> dict[str, FloatArray]:
     """What the hedge costs over ``days`` in USD (fees to open and close less funding received)
     against selling the part hedged and buying it back; where the hedge costs more, a warning.
-    Break-even: the horizon at which both cost the same (inf: never)."""
+    Break-even: the horizon at which both cost the same (inf: never). ``average``: the
+    contract's annualised funding over the last 30 days (NaN: no history), the cost at it too."""
     if "funding_per_day_usd" not in r:  # no row could be planned
         return {}
     funding = r["funding_per_day_usd"] * days
@@ -267,7 +289,9 @@ def _costs(r: dict[str, FloatArray], days: FloatArray, spot_fee: float, spread: 
         _append(warnings, i, f"over {days[i]:g} days the hedge is expected to cost "
                 f"{cost[i]:,.2f} USD, selling and buying back {sell[i]:,.2f} USD: selling may "
                 "be cheaper (but a sale may be a taxable event where a hedge may not be)")
+    at_average = r["hedged_usd"] * average * days / 365.0  # a short receives positive funding
     return {"funding_horizon_usd": funding, "fee_to_close_usd": r["fee_to_open_usd"].copy(),
+            "funding_horizon_avg_usd": at_average, "hedge_cost_avg_usd": fees - at_average,
             "hedge_cost_usd": cost, "hedge_cost_annual": annual, "sell_cost_usd": sell,
             "break_even_days": np.where(np.isnan(cost), np.nan, even),
             "hedge_days": days}  # the horizon each row was reckoned over
@@ -612,6 +636,9 @@ def _warnings(assets: Texts, v: dict[str, FloatArray], out: dict[str, FloatArray
             f"funding {f:+.0%} a year ({'you receive' if f > 0 else 'you pay'})"
             for f in funding]),
         (ratio != 1, [f"{'over' if r > 1 else 'under'}-hedged (ratio {r:g})" for r in ratio]),
+        ((coins != spec.underlying) & (v["r_squared"] < R_SQUARED_WARNING), [
+            f"R² {r:.2f} of daily returns is under {R_SQUARED_WARNING:g}: not a highly "
+            f"effective hedge" for r in v["r_squared"]]),
         (no_lot, ["holding is smaller than one lot: no contracts"] * len(assets)),
         (~no_lot & (target > 0) & (np.abs(target - hedged) > RESIDUAL_WARNING * target), [
             f"lot rounding {'over' if h > t else 'under'}-hedges by {abs(h / t - 1):.0%} "
