@@ -168,6 +168,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     live = spec.strip().lower().startswith("ccxt:")
     options = plan_options(settings)
     results: list[pd.DataFrame] = []
+    history = _market_history(args.workbook, settings, registry) if live else None
 
     def refreshed(inventory: pd.DataFrame) -> pd.DataFrame:
         """The table as read, refreshed (read and written in one parse of the sheet)."""
@@ -176,6 +177,8 @@ def cmd_refresh(args: argparse.Namespace) -> int:
             missing_inputs(inventory.columns)
         except XlhedgeError as exc:
             raise _in_file(args.workbook, exc) from None
+        if history is not None:
+            inventory = history.into(inventory)
         try:
             results.append(refresh_table(inventory, source, registry,
                                          _progress if live else None, options))
@@ -194,12 +197,80 @@ def cmd_refresh(args: argparse.Namespace) -> int:
           f"{(status.str.contains('error:')).sum()} with errors, "
           f"{(status.str.startswith('stale:')).sum()} stale")
     _refresh_positions(written, result, settings, registry, source)
+    if history is not None:
+        history.write(written)
     print(f"wrote {written}")
     if not args.no_backup and args.out is None:
         from xlhedge.files import real_target
 
         print(f"backup {xlsxtable.backup_path(real_target(args.workbook))}")
     return 0
+
+
+class _History:
+    """A live refresh's market history: the Funding tables' new content and what the Inventory
+    takes from them (30-day average funding, Suggested Ratio and R² of cross-hedges)."""
+
+    def __init__(self, path: Path, settings: dict[str, str], registry: ContractRegistry
+                 ) -> None:
+        from xlhedge import fundingtable as ft
+        from xlhedge import xlsxtable
+        from xlhedge.inventory import now_utc
+        from xlhedge.settings import days, seconds
+        from xlhedge.sources.history import daily_closes, funding_history
+
+        now = now_utc()
+        deadline = seconds(settings, "Source Timeout")
+        tables = xlsxtable.read_tables(path, ["Inventory", "Positions", ft.TABLE_NAME,
+                                              ft.STATS_TABLE])
+        self.present = tables[ft.TABLE_NAME] is not None and tables[ft.STATS_TABLE] is not None
+        contracts = ft.contracts_in([tables["Inventory"], tables["Positions"]], registry)
+        print(f"funding history of {len(contracts)} contracts", file=sys.stderr)
+        self.history, fetched = ft.refresh_history(
+            ft.history_of(tables[ft.TABLE_NAME]), contracts,
+            lambda since: funding_history(since, deadline=deadline, progress=_progress),
+            window_days=days(settings, "Funding Window", 1, 3650), now=now)
+        for contract, error in fetched.errors.items():
+            print(f"funding history of {contract} kept as it was: {error}", file=sys.stderr)
+        stats = tables[ft.STATS_TABLE]
+        listed = [] if stats is None else [str(c) for c in stats["Contract"].dropna()]
+        order = list(dict.fromkeys([*listed, *contracts]))
+        self.stats = ft.stats_table(self.history, fetched, order, now)
+        self.average = ft.averages(self.history, now)
+        requests = ft.cross_hedges(tables["Inventory"], registry) \
+            if tables["Inventory"] is not None else []
+        closes = daily_closes(requests, days=days(settings, "Ratio Window"), deadline=deadline,
+                              progress=_progress) if requests else []
+        self.ratios, failed = ft.ratios(requests, closes)
+        for (asset, contract), error in failed.items():
+            print(f"no Suggested Ratio for {asset} on {contract}: {error}", file=sys.stderr)
+
+    def into(self, inventory: pd.DataFrame) -> pd.DataFrame:
+        from xlhedge.fundingtable import with_history
+
+        return with_history(inventory, self.average, self.ratios)
+
+    def write(self, path: Path) -> None:
+        from xlhedge import fundingtable as ft
+        from xlhedge import xlsxtable
+
+        if not self.present:
+            print(f"{path.name} has no Funding sheet: history not kept (xlhedge workbook "
+                  "makes one)", file=sys.stderr)
+            return
+        xlsxtable.update_columns(path, ft.TABLE_NAME, ft.as_table(self.history),
+                                 list(ft.HEADINGS), backup=False)
+        xlsxtable.update_columns(path, ft.STATS_TABLE, self.stats, list(ft.STATS_HEADINGS),
+                                 backup=False)
+        print(f"funding history: {len(self.history)} rows")
+
+
+def _market_history(path: Path, settings: dict[str, str], registry: ContractRegistry
+                    ) -> _History:
+    try:
+        return _History(path, settings, registry)
+    except XlhedgeError as exc:
+        raise _about(path, exc) from None
 
 
 def _positions_tables(path: Path) -> dict[str, pd.DataFrame | None]:
@@ -226,12 +297,19 @@ def _open_positions(path: Path, inventory: pd.DataFrame, settings: dict[str, str
     if read.error:
         print(f"positions from {read.name} failed: {read.error} (the table keeps its rows, "
               "marked stale)", file=sys.stderr)
+    for warning in read.warnings:
+        print(f"positions from {read.name}: {warning}", file=sys.stderr)
     plan = plan_of(inventory, registry, plan_options(settings))
+    from xlhedge import xlsxtable
+    from xlhedge.openpositions import TABLE_NAME
+
     funding = _positions_tables(path)["Funding"]
+    info = xlsxtable.table_info(path, TABLE_NAME)
+    room = info.bounds[3] - info.bounds[1] + 1 - info.header_row_count - info.totals_row_count
     table, monitor = refresh_from(positions, plan, registry, read,
                                   marks=source_marks(positions, source, registry),
                                   options=monitor_options(settings), funding_history=funding,
-                                  now=now_utc())
+                                  now=now_utc(), room=room)
     return table, monitor, read
 
 

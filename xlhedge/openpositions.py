@@ -52,11 +52,14 @@ def _blank_rows(frame: pd.DataFrame) -> list[object]:
 
 
 def replace_account(table: pd.DataFrame, account: str | None,
-                    incoming: pd.DataFrame) -> pd.DataFrame:
+                    incoming: pd.DataFrame, room: int = 0) -> pd.DataFrame:
     """``table`` with the rows of ``account`` (None: every row) replaced by ``incoming`` (input
     headings): rows are reused in place, further ones go to blank rows, rows left over are
-    cleared. Refused when the table has too few rows (the user adds rows in Excel)."""
+    cleared. ``room``: the table's body rows, when ``table`` (as read) leaves out its trailing
+    blank ones. Refused when the table has too few rows (the user adds rows in Excel)."""
     frame = with_standard_columns(table)
+    if len(frame) < room and isinstance(frame.index, pd.RangeIndex):
+        frame = frame.reindex(range(room)).astype(object)
     inputs = [h for h in headings("input", "market") if h in incoming.columns]
     blank = _blank_rows(frame)
     mine = [i for i in frame.index if i not in blank and (account is None or str(
@@ -142,14 +145,14 @@ def source_marks(table: pd.DataFrame, source: PriceSource, registry: ContractReg
 def refresh_from(
     table: pd.DataFrame, plan: pd.DataFrame, registry: ContractRegistry, read: PositionsRead,
     *, marks: Mapping[str, float] | None = None, options: Mapping[str, float] | None = None,
-    funding_history: pd.DataFrame | None = None, now: datetime | None = None,
+    funding_history: pd.DataFrame | None = None, now: datetime | None = None, room: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The table and its monitor (:func:`refresh_positions`) with what a positions source
     ``read`` gave: its rows replace its account's (a failed read changes none and marks them
-    stale)."""
+    stale); ``room`` as in :func:`replace_account`."""
     stale: dict[str | None, str] = {}
     if read.rows is not None:
-        table = replace_account(table, read.account, read.rows)
+        table = replace_account(table, read.account, read.rows, room)
     elif read.error:
         stale[read.account] = read.error
     return refresh_positions(table, plan, registry, marks=marks, stale=stale,

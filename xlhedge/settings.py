@@ -53,6 +53,10 @@ SETTINGS: tuple[Setting, ...] = (
             "read-only API key from the keyring: xlhedge keys set EXCHANGE)", "PositionsSource"),
     Setting("Rebalance Band", "2%", "no adjustment order while an open position is within this "
             "much of its target", "RebalanceBand"),
+    Setting("Funding Window", "90", "days of funding history a live refresh keeps in the "
+            "Funding table (its averages: 7, 30 and 90 days)", "FundingWindow"),
+    Setting("Ratio Window", "90", "days of daily closes a live refresh uses for a cross-hedge's "
+            "Suggested Ratio and R² (Hedge Ratio auto)", "RatioWindow"),
     Setting("Source Timeout", "30", "seconds a live price source may take in all; what has not "
             "come by then is marked stale and keeps its last good values", "SourceTimeout"),
 )
@@ -67,6 +71,18 @@ def seconds(settings: Mapping[str, str], label: str) -> float:
         raise InputError(f"setting {label!r}", "must be a number of seconds", text) from None
     if not 0 < value <= 3600:
         raise InputError(f"setting {label!r}", "must be between 0 and 3600 seconds", text)
+    return value
+
+
+def days(settings: Mapping[str, str], label: str, least: int = 3, most: int = 299) -> int:
+    """A setting in whole days, within ``least`` and ``most``."""
+    text = str(settings[label]).strip().lower().removesuffix("days").strip()
+    try:
+        value = int(float(text))
+    except ValueError:
+        raise InputError(f"setting {label!r}", "must be a number of days", text) from None
+    if not least <= value <= most:
+        raise InputError(f"setting {label!r}", f"must be between {least} and {most} days", text)
     return value
 
 

@@ -36,6 +36,11 @@ from xlhedge.examples import example_inventory
 from xlhedge.excel import vba
 from xlhedge.excel.calcsheet import CalcSheet, Rng, Text
 from xlhedge.files import write_atomically
+from xlhedge.fundingtable import HEADINGS as FUNDING_HEADINGS
+from xlhedge.fundingtable import SHEET_NAME as FUNDING_SHEET
+from xlhedge.fundingtable import STATS_HEADINGS
+from xlhedge.fundingtable import STATS_TABLE as FUNDING_STATS
+from xlhedge.fundingtable import TABLE_NAME as FUNDING_TABLE
 from xlhedge.inventory import (
     SHEET_NAME,
     TABLE_NAME,
@@ -139,6 +144,7 @@ def _write(path: Path, project: bytes, conf: dict[str, str], holdings: pd.DataFr
     readme = book.add_worksheet("Read Me")
     inventory = book.add_worksheet(SHEET_NAME)
     positions = book.add_worksheet(POSITIONS_SHEET)
+    funding = book.add_worksheet(FUNDING_SHEET)
     calculator = book.add_worksheet("Calculator")
     scenarios = book.add_worksheet("Scenarios")
     contracts = book.add_worksheet("Contracts")
@@ -147,6 +153,7 @@ def _write(path: Path, project: bytes, conf: dict[str, str], holdings: pd.DataFr
     _readme(readme, fmt)
     _inventory(inventory, fmt, holdings)
     _positions(positions, fmt)
+    _funding(funding, fmt)
     _calculator(calculator, fmt)
     _scenarios(book, scenarios, fmt)
     _contracts(contracts, fmt)
@@ -340,6 +347,41 @@ def _positions(sheet: Worksheet, fmt: Formats) -> None:
         "error_title": "Contract", "error_message": "Pick a symbol from the Contracts sheet."})
     sheet.freeze_panes(top + 1, 2)
     _print_wide(sheet, top)
+
+
+def _funding(sheet: Worksheet, fmt: Formats) -> None:
+    """Statistics per contract (left) and the funding history (right, growing downwards)."""
+    top = INVENTORY_FIRST_ROW
+    sheet.write_string(0, 0, "Funding", fmt.title)
+    sheet.write_string(1, 0, "A live refresh (Price Source ccxt:EXCHANGE) adds the funding rates "
+                       "paid since the last one and keeps Settings' Funding Window of them; a "
+                       "source that fails keeps what is here.", fmt.note)
+    sheet.write_string(2, 0, "Yearly: the rates of the last 7, 30 or 90 days summed and scaled "
+                       "to a year (+ = shorts receive). Shorts Paid: the share of intervals in "
+                       "which the rate was negative.", fmt.note)
+    symbols = [s.symbol for s in default_registry()]
+    units = {"Last Rate": "rate", "Next Funding (UTC)": "date", "7d (yearly)": "percent",
+             "30d (yearly)": "percent", "90d (yearly)": "percent", "Shorts Paid": "percent",
+             "Intervals": "count", "Updated": "date"}
+    columns = [{"header": h, "format": fmt.unit(units.get(h, "text"))} for h in STATS_HEADINGS]
+    sheet.add_table(top, 0, top + len(symbols), len(columns) - 1, {
+        "name": FUNDING_STATS, "columns": columns, "style": "Table Style Light 9"})
+    for i, symbol in enumerate(symbols, start=top + 1):
+        sheet.write_string(i, 0, symbol, fmt.text)
+        sheet.write_string(i, len(columns) - 1, "no history yet: refresh from a live source",
+                           fmt.text)
+    widths = {"Contract": 24, "Next Funding (UTC)": 17, "Updated": 17, "Status": 40}
+    for j, heading in enumerate(STATS_HEADINGS):
+        sheet.set_column(j, j, widths.get(heading, len(heading) + 4))
+    left = len(STATS_HEADINGS) + 1
+    history = [{"header": h, "format": fmt.unit(u)} for h, u in zip(
+        FUNDING_HEADINGS, ("text", "date", "rate"), strict=True)]
+    sheet.add_table(top, left, top + 1, left + 2, {
+        "name": FUNDING_TABLE, "columns": history, "style": "Table Style Light 9"})
+    for j, width in enumerate((24, 17, 11), start=left):
+        sheet.set_column(j, j, width)
+    sheet.freeze_panes(top + 1, 0)
+    _print_setup(sheet, landscape=True)
 
 
 def _write_cell(sheet: Worksheet, row: int, col: int, value: object, style: Format,

@@ -16,7 +16,11 @@ from xlhedge.errors import InputError
 from xlhedge.sources.live import VENUES
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import pandas as pd
+
+    from xlhedge.sources.account import OpenPosition
 
 ACCOUNT_EXCHANGES = ("binance", "bybit", "okx", "deribit")
 _FORMS = ('"table", "csv:PATH" or "ccxt:EXCHANGE" with EXCHANGE one of '
@@ -32,6 +36,7 @@ class PositionsRead:
     rows: pd.DataFrame | None = None
     account: str | None = None
     error: str = ""
+    warnings: tuple[str, ...] = ()
 
 
 def check_spec(spec: str) -> tuple[str, str]:
@@ -68,10 +73,11 @@ def read_positions(spec: str, *, timeout: float = 10.0, deadline: float = 30.0,
     name, account = f"ccxt:{exchange}", exchange.upper()
     if snapshot.error:
         return PositionsRead(name, None, account, snapshot.error)
-    return PositionsRead(name, snapshot_rows(snapshot.positions, account), account)
+    return PositionsRead(name, snapshot_rows(snapshot.positions, account), account,
+                         warnings=tuple(snapshot.warnings))
 
 
-def snapshot_rows(positions: object, account: str) -> pd.DataFrame:
+def snapshot_rows(positions: Sequence[OpenPosition], account: str) -> pd.DataFrame:
     """An account's open positions under the Positions table's headings."""
     import pandas as pd
 
@@ -80,7 +86,7 @@ def snapshot_rows(positions: object, account: str) -> pd.DataFrame:
              "Margin Mode": p.margin_mode, "Margin": p.margin,
              "Opened": None if p.opened is None else p.opened.replace(tzinfo=None),
              "Funding To Date": p.funding_to_date, "Mark Price": p.mark_price}
-            for p in positions]  # type: ignore[attr-defined]
+            for p in positions]
     columns = ["Account", "Contract", "Side", "Contracts", "Entry Price", "Margin Mode",
                "Margin", "Opened", "Funding To Date", "Mark Price"]
     return pd.DataFrame(rows, columns=columns)
