@@ -208,8 +208,8 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
 
 class _History:
-    """A live refresh's market history: the Funding tables' new content and what the Inventory
-    takes from them (30-day average funding, Suggested Ratio and R² of cross-hedges)."""
+    """A live refresh's market history (:func:`xlhedge.fundingtable.refresh_market_history`)
+    from the workbook's tables, and its writing back."""
 
     def __init__(self, path: Path, settings: dict[str, str], registry: ContractRegistry
                  ) -> None:
@@ -224,31 +224,19 @@ class _History:
         tables = xlsxtable.read_tables(path, ["Inventory", "Positions", ft.TABLE_NAME,
                                               ft.STATS_TABLE])
         self.present = tables[ft.TABLE_NAME] is not None and tables[ft.STATS_TABLE] is not None
-        contracts = ft.contracts_in([tables["Inventory"], tables["Positions"]], registry)
-        print(f"funding history of {len(contracts)} contracts", file=sys.stderr)
-        self.history, fetched = ft.refresh_history(
-            ft.history_of(tables[ft.TABLE_NAME]), contracts,
-            lambda since: funding_history(since, deadline=deadline, progress=_progress),
-            window_days=days(settings, "Funding Window", 1, 3650), now=now)
-        for contract, error in fetched.errors.items():
-            print(f"funding history of {contract} kept as it was: {error}", file=sys.stderr)
-        stats = tables[ft.STATS_TABLE]
-        listed = [] if stats is None else [str(c) for c in stats["Contract"].dropna()]
-        order = list(dict.fromkeys([*listed, *contracts]))
-        self.stats = ft.stats_table(self.history, fetched, order, now)
-        self.average = ft.averages(self.history, now)
-        requests = ft.cross_hedges(tables["Inventory"], registry) \
-            if tables["Inventory"] is not None else []
-        closes = daily_closes(requests, days=days(settings, "Ratio Window"), deadline=deadline,
-                              progress=_progress) if requests else []
-        self.ratios, failed = ft.ratios(requests, closes)
-        for (asset, contract), error in failed.items():
-            print(f"no Suggested Ratio for {asset} on {contract}: {error}", file=sys.stderr)
+        print("market history (funding, daily closes)", file=sys.stderr)
+        self.market = ft.refresh_market_history(
+            tables, registry, window_days=days(settings, "Funding Window", 1, 3650), now=now,
+            fetch_funding=lambda since: funding_history(since, deadline=deadline,
+                                                        progress=_progress),
+            fetch_closes=lambda requests: daily_closes(
+                requests, days=days(settings, "Ratio Window"), now=now, deadline=deadline,
+                progress=_progress))
+        for message in self.market.messages:
+            print(message, file=sys.stderr)
 
     def into(self, inventory: pd.DataFrame) -> pd.DataFrame:
-        from xlhedge.fundingtable import with_history
-
-        return with_history(inventory, self.average, self.ratios)
+        return self.market.into(inventory)
 
     def write(self, path: Path) -> None:
         from xlhedge import fundingtable as ft
@@ -258,11 +246,11 @@ class _History:
             print(f"{path.name} has no Funding sheet: history not kept (xlhedge workbook "
                   "makes one)", file=sys.stderr)
             return
-        xlsxtable.update_columns(path, ft.TABLE_NAME, ft.as_table(self.history),
+        xlsxtable.update_columns(path, ft.TABLE_NAME, ft.as_table(self.market.history),
                                  list(ft.HEADINGS), backup=False)
-        xlsxtable.update_columns(path, ft.STATS_TABLE, self.stats, list(ft.STATS_HEADINGS),
-                                 backup=False)
-        print(f"funding history: {len(self.history)} rows")
+        xlsxtable.update_columns(path, ft.STATS_TABLE, self.market.stats,
+                                 list(ft.STATS_HEADINGS), backup=False)
+        print(f"funding history: {len(self.market.history)} rows")
 
 
 def _market_history(path: Path, settings: dict[str, str], registry: ContractRegistry

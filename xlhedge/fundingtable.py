@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
@@ -176,3 +177,40 @@ def with_history(inventory: pd.DataFrame, average: Mapping[str, float],
         if key in found:
             frame.at[row, "Suggested Ratio"], frame.at[row, "R²"] = found[key]
     return frame
+
+
+@dataclass(frozen=True)
+class MarketHistory:
+    """What a live refresh takes from market history: the Funding table's rows, its statistics,
+    each contract's 30-day average funding, each cross-hedge's (suggested ratio, R²), and what
+    failed (kept as it was), one line each."""
+
+    history: pd.DataFrame
+    stats: pd.DataFrame
+    average: dict[str, float]
+    ratios: dict[tuple[str, str], tuple[float, float]]
+    messages: list[str]
+
+    def into(self, inventory: pd.DataFrame) -> pd.DataFrame:
+        """The Inventory with what the history gives it (:func:`with_history`)."""
+        return with_history(inventory, self.average, self.ratios)
+
+
+def refresh_market_history(
+    tables: Mapping[str, pd.DataFrame | None], registry: ContractRegistry, *,
+    fetch_funding: FetchFunding, fetch_closes: FetchCloses, window_days: int, now: datetime,
+) -> MarketHistory:
+    """The market history of the workbook's ``tables`` (Inventory, Positions, Funding,
+    FundingStats, as read; None where missing) refreshed with the fetchers."""
+    contracts = contracts_in([tables.get("Inventory"), tables.get("Positions")], registry)
+    history, fetched = refresh_history(history_of(tables.get(TABLE_NAME)), contracts,
+                                       fetch_funding, window_days=window_days, now=now)
+    messages = [f"funding history of {c} kept as it was: {e}" for c, e in fetched.errors.items()]
+    stats = tables.get(STATS_TABLE)
+    listed = [] if stats is None else [str(c) for c in stats["Contract"].dropna()]
+    inventory = tables.get("Inventory")
+    requests = cross_hedges(inventory, registry) if inventory is not None else []
+    found, failed = ratios(requests, fetch_closes(requests) if requests else [])
+    messages += [f"no Suggested Ratio for {a} on {c}: {e}" for (a, c), e in failed.items()]
+    return MarketHistory(history, stats_table(history, fetched, list(dict.fromkeys(
+        [*listed, *contracts])), now), averages(history, now), found, messages)

@@ -17,9 +17,11 @@ from pathlib import Path
 import pandas as pd
 import xlwings as xw
 
+from xlhedge import fundingtable as ft
 from xlhedge.contracts import ContractRegistry
 from xlhedge.errors import XlhedgeError
 from xlhedge.excel.cells import cell_values
+from xlhedge.fundingtable import SHEET_NAME as FUNDING_SHEET
 from xlhedge.hedgesheet import make_sheet_file
 from xlhedge.inventory import (
     SHEET_NAME,
@@ -37,6 +39,7 @@ from xlhedge.openpositions import TABLE_NAME as POSITIONS_TABLE
 from xlhedge.openpositions import refresh_from, source_marks
 from xlhedge.openpositions import refreshed_columns as refreshed_columns_of_positions
 from xlhedge.settings import (
+    days,
     monitor_options,
     plan_options,
     registry_from_table,
@@ -45,6 +48,7 @@ from xlhedge.settings import (
 )
 from xlhedge.sources import PriceSource, get_source
 from xlhedge.sources.base import TableSource
+from xlhedge.sources.history import daily_closes, funding_history
 from xlhedge.sources.positions import read_positions
 
 
@@ -91,16 +95,59 @@ def refresh_inventory() -> None:
         book.app.alert(str(exc), title="xlhedge")
         return
     try:
+        market = None
+        if not isinstance(source, TableSource):
+            market = _market_history(book, settings, registry)
+            inventory = market.into(inventory)
         result = refresh_table(inventory, source, registry,
                                lambda done, total: _status(book, f"xlhedge: {done}/{total}"),
                                plan_options(settings))
         _write_back(book, SHEET_NAME, TABLE_NAME, result, owned)
+        if market is not None:
+            _write_whole(book, FUNDING_SHEET, ft.TABLE_NAME, ft.as_table(market.history))
+            _write_whole(book, FUNDING_SHEET, ft.STATS_TABLE, market.stats)
         positions = _table_frame(book, POSITIONS_SHEET, POSITIONS_TABLE)
         if positions is not None:
             _status(book, "xlhedge: positions")
             _refresh_positions(book, positions, result, settings, registry, source)
     finally:
         _status(book, False)
+
+
+def _market_history(book: xw.Book, settings: dict[str, str], registry: ContractRegistry
+                    ) -> ft.MarketHistory:
+    """Funding history and cross-hedge ratios, progress in the status bar."""
+    deadline = seconds(settings, "Source Timeout")
+
+    def progress(done: int, total: int) -> None:
+        _status(book, f"xlhedge: market history {done}/{total}")
+
+    tables = {name: _table_frame(book, sheet, name) for sheet, name in (
+        (SHEET_NAME, TABLE_NAME), (POSITIONS_SHEET, POSITIONS_TABLE),
+        (FUNDING_SHEET, ft.TABLE_NAME), (FUNDING_SHEET, ft.STATS_TABLE))}
+    now = now_utc()
+    market = ft.refresh_market_history(
+        tables, registry, window_days=days(settings, "Funding Window", 1, 3650), now=now,
+        fetch_funding=lambda since: funding_history(since, deadline=deadline,
+                                                    progress=progress),
+        fetch_closes=lambda requests: daily_closes(requests, days=days(settings, "Ratio Window"),
+                                                   now=now, deadline=deadline,
+                                                   progress=progress))
+    if market.messages:
+        book.app.alert("\n".join(market.messages[:10]), title="xlhedge: kept as it was")
+    return market
+
+
+def _write_whole(book: xw.Book, sheet: str, table: str, frame: pd.DataFrame) -> None:
+    """A table's body replaced by ``frame`` (the table resized to its rows)."""
+    try:
+        found = book.sheets[sheet].tables[table]
+    except (KeyError, AttributeError):
+        return
+    found.resize(found.range[0, 0].resize(max(len(frame), 1) + 1, len(frame.columns)))
+    body = found.data_body_range
+    if len(frame) and body is not None:
+        body.value = cell_values(frame)
 
 
 def _write_back(book: xw.Book, sheet: str, table: str, frame: pd.DataFrame,
@@ -121,7 +168,7 @@ def _refresh_positions(book: xw.Book, positions: pd.DataFrame, inventory: pd.Dat
     if read.error:
         book.app.alert(f"positions from {read.name} failed: {read.error}; the table keeps its "
                        "rows, marked stale", title="xlhedge")
-    funding = _table_frame(book, "Funding", "Funding")
+    funding = _table_frame(book, FUNDING_SHEET, ft.TABLE_NAME)
     table, _ = refresh_from(positions, plan_of(inventory, registry, plan_options(settings)),
                             registry, read, marks=source_marks(positions, source, registry),
                             options=monitor_options(settings), funding_history=funding,
@@ -137,6 +184,6 @@ def make_hedge_sheet() -> None:
     settings, registry, inventory = _context(book)
     path = make_sheet_file(inventory, settings, registry, Path(book.fullname), now_utc(),
                            positions=_table_frame(book, POSITIONS_SHEET, POSITIONS_TABLE),
-                           funding_history=_table_frame(book, "Funding", "Funding"))
+                           funding_history=_table_frame(book, FUNDING_SHEET, ft.TABLE_NAME))
     sheet_book = book.app.books.open(str(path))
     sheet_book.to_pdf(str(path.with_suffix(".pdf")))
