@@ -19,6 +19,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import openpyxl
@@ -27,6 +28,7 @@ import pytest
 import xlsxwriter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from openpyxl.utils.cell import column_index_from_string, get_column_letter
 from openpyxl.utils.datetime import MAC_EPOCH, WINDOWS_EPOCH, to_excel
 
 from xlhedge import xlsxtable as xt
@@ -622,10 +624,11 @@ def test_row_count_rules(tmp_path: Path, book: Path) -> None:
     assert read_table(path, "Five")["A"].tolist() == [1.0, 2.0]
     update_columns(path, "Five", pd.DataFrame({"B": ["x", "y", "z"]}), ["B"])
     assert len(read_table(path, "Five")) == 3
-    for n in (2, 6):
-        with pytest.raises(TableWriteError, match=f"5 body rows .3 up to the last one in use. "
-                                                  f"but the frame has {n} rows"):
-            update_columns(path, "Five", pd.DataFrame({"A": [0.0] * n}), ["A"])
+    with pytest.raises(TableWriteError, match=r"5 body rows .3 up to the last one in use. "
+                                              r"but the frame has 2 rows"):
+        update_columns(path, "Five", pd.DataFrame({"A": [0.0] * 2}), ["A"])
+    update_columns(path, "Five", pd.DataFrame({"A": [0.0] * 6}), ["A"])  # no totals row: grows
+    assert xt.table_info(path, "Five").ref == "A1:B7"
 
 
 def test_column_names_are_checked(book: Path) -> None:
@@ -732,6 +735,195 @@ def test_5000_rows_by_25_columns_round_trip(tmp_path: Path) -> None:
     assert_frames_equal(read_table(path, "T"), df)
     total = repr(float(df["Col3"].sum())).removesuffix(".0")
     assert f"<v>{total}</v>" in cell_xml(sheet_xml(path), f"D{n + 2}")
+
+
+# ----------------------------------------------------------------------------- growing
+
+
+def check_rows(xml: str) -> None:
+    """Rows in ascending r, cells in ascending column, every spans hint covering its cells."""
+    rows = list(ET.fromstring(xml).iter(f"{MAIN_NS}row"))
+    numbers = [int(row.get("r", "0")) for row in rows]
+    assert numbers == sorted(set(numbers))
+    for row in rows:
+        cols = [column_index_from_string(c.get("r", "").rstrip("0123456789"))
+                for c in row.iter(f"{MAIN_NS}c")]
+        assert cols == sorted(set(cols)), row.get("r")
+        if (spans := row.get("spans")) and cols:
+            bounds = [int(x) for span in spans.split() for x in span.split(":")]
+            assert min(bounds) <= cols[0] and cols[-1] <= max(bounds), (row.get("r"), spans)
+
+
+def small_table(folder: Path, rows: int = 2, name: str = "small.xlsx",
+                extra: Callable[[Any, Any], None] | None = None) -> Path:
+    """Table T (Name, Qty, When; A1:C{rows + 1}, no totals) with styled body cells."""
+    path = folder / name
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("S")
+    money, day = wb.add_format({"num_format": "#,##0.00"}), wb.add_format(
+        {"num_format": "yyyy-mm-dd"})
+    ws.add_table(0, 0, rows, 2, {"name": "T", "data": [[f"s{i}", float(i), dt.date(2024, 1, 1)]
+                                                       for i in range(rows)],
+                                 "columns": [{"header": "Name"},
+                                             {"header": "Qty", "format": money},
+                                             {"header": "When", "format": day}]})
+    if extra is not None:
+        extra(wb, ws)
+    wb.close()
+    return path
+
+
+def long_frame(n: int) -> pd.DataFrame:
+    return pd.DataFrame({"Name": [f"n{i}" for i in range(n - 1)] + ["=1+1"],
+                         "Qty": np.arange(n) * 1.5,
+                         "When": [dt.datetime(2024, 1, 1) + dt.timedelta(days=i)
+                                  for i in range(n)]})
+
+
+@pytest.fixture
+def grown(tmp_path: Path) -> tuple[Path, pd.DataFrame, dict[str, bytes]]:
+    """small_table (with E2 beside the table and a styled blank A30) grown from 2 to 2,000 rows."""
+    def extra(wb: Any, ws: Any) -> None:
+        ws.write("E2", "beside")
+        ws.write_blank("A30", None, wb.add_format({"bold": True}))
+
+    path = small_table(tmp_path, extra=extra)
+    before, df = members(path), long_frame(2000)
+    update_columns(path, "T", df, ["Name", "Qty", "When"])
+    return path, df, before
+
+
+def test_a_table_without_totals_grows_to_hold_the_frame(
+        grown: tuple[Path, pd.DataFrame, dict[str, bytes]]) -> None:
+    path, df, before = grown
+    after = members(path)
+    assert {name for name in before if before[name] != after[name]} == {SHEET, TABLE}
+    assert_frames_equal(read_table(path, "T"), df)
+    root = table_root(path)
+    assert root.get("ref") == "A1:C2001"
+    assert root.find(f"{MAIN_NS}autoFilter").get("ref") == "A1:C2001"  # type: ignore[union-attr]
+    xml = sheet_xml(path)
+    check_rows(xml)
+    assert '<dimension ref="A1:E2001"/>' in xml
+    assert cell_xml(xml, "A2001") == \
+        '<c r="A2001" t="inlineStr"><is><t xml:space="preserve">=1+1</t></is></c>'  # text
+    assert re.search(r'<c r="A30" s="(\d+)" t="inlineStr">', xml)  # the blank kept its style
+    ws = openpyxl.load_workbook(path)["S"]
+    assert ws.tables["T"].ref == "A1:C2001" and ws.max_row == 2001
+    assert [ws.cell(2001, c).value for c in (1, 2, 3)] == ["=1+1", 2998.5,
+                                                           dt.datetime(2029, 6, 22)]
+    assert ws["A2001"].data_type == "s" and ws["A30"].font.b
+    assert (ws["B2001"].number_format, ws["C1500"].number_format) == ("#,##0.00", "yyyy-mm-dd")
+    assert ws["E2"].value == "beside" and members(backup_of(path)) == before
+    update_columns(path, "T", df.assign(Qty=np.nan), ["Qty"])  # fewer values: the size stays
+    assert xt.table_info(path, "T").ref == "A1:C2001"
+
+
+def test_grown_table_opens_in_libreoffice(grown: tuple[Path, pd.DataFrame, dict[str, bytes]],
+                                          soffice: str, tmp_path: Path) -> None:
+    path, _, _ = grown
+    out = tmp_path / "out"
+    for kind in ("csv", "xlsx"):
+        subprocess.run([soffice, f"-env:UserInstallation=file://{tmp_path / 'profile'}",
+                        "--headless", "--convert-to", kind, "--outdir", str(out), str(path)],
+                       check=True, capture_output=True, timeout=180)
+    lines = (out / f"{path.stem}.csv").read_text().splitlines()
+    assert len(lines) == 2001 and lines[-1].startswith("=1+1,2998.5,")
+    assert lines[1999].startswith("n1998,") and "2029-06-21" in lines[1999]
+    assert xt.table_info(out / f"{path.stem}.xlsx", "T").ref == "A1:C2001"  # as LibreOffice saw it
+
+
+def test_a_table_with_totals_does_not_grow(book: Path) -> None:
+    original = book.read_bytes()
+    with pytest.raises(TableWriteError, match=r"'Inventory' has 3 body rows \(3 up to the "
+                                              r"last one in use\) but the frame has 4 rows: frame "
+                                              r"row k goes to body row k"):
+        update_columns(book, "Inventory", frame(4), ["Qty"])
+    assert book.read_bytes() == original and files_in(book.parent) == [book.name]
+
+
+def test_a_filled_cell_or_merged_range_below_blocks_growth(tmp_path: Path) -> None:
+    def extra(wb: Any, ws: Any) -> None:
+        ws.write("B6", "in the way")
+        ws.write_formula("C8", "=1+1", None, 2)
+        ws.write("D4", "beside")
+        ws.merge_range("C20:D20", "", None)
+
+    path = small_table(tmp_path, extra=extra)
+    original = path.read_bytes()
+    with pytest.raises(TableWriteError, match=r"cannot grow table 'T' to 30 body rows \(to row "
+                                              r"31\): cell B6, cell C8, merged cells C20:D20 is "
+                                              r"in the way") as err:
+        update_columns(path, "T", long_frame(30), ["Qty"])
+    assert "insert rows" in str(err.value) and "was not changed" in str(err.value)
+    with pytest.raises(TableWriteError, match=r"grow table 'T' .*: cell D4 is in the way"):
+        update_columns(path, "T", long_frame(3).assign(D=1), ["Qty", "D"])  # D: a new column
+    assert path.read_bytes() == original and files_in(tmp_path) == [path.name]
+    update_columns(path, "T", long_frame(4), ["Qty"])  # rows 4 and 5 are free
+    assert xt.table_info(path, "T").ref == "A1:C5"
+    assert read_table(path, "T")["Name"].tolist()[:2] == ["s0", "s1"]
+    assert read_table(path, "T")["Qty"].tolist() == [0.0, 1.5, 3.0, 4.5]
+
+
+def test_another_table_below_blocks_growth(tmp_path: Path) -> None:
+    def extra(wb: Any, ws: Any) -> None:
+        ws.add_table(8, 1, 10, 1, {"name": "Below", "columns": [{"header": "X"}]})  # B9:B11
+        ws.add_table(0, 4, 30, 4, {"name": "Beside", "columns": [{"header": "Y"}]})  # E1:E31
+
+    path = small_table(tmp_path, extra=extra)
+    original = path.read_bytes()
+    with pytest.raises(TableWriteError, match=r"cannot grow table 'T' .*: cell B9, table Below "
+                                              r"is in the way") as err:
+        update_columns(path, "T", long_frame(10), ["Name"])
+    assert "Beside" not in str(err.value)
+    assert path.read_bytes() == original and files_in(tmp_path) == [path.name]
+    update_columns(path, "T", long_frame(7), ["Name"])  # down to row 8: just above it
+    assert xt.table_info(path, "T").ref == "A1:C8"
+
+
+def test_growth_stops_at_the_sheet_and_size_limits(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    path = small_table(tmp_path)
+    original = path.read_bytes()
+    with pytest.raises(TableWriteError, match=r"the frame has 1,048,576 rows, but from row 2 a "
+                                              r"sheet has 1,048,575"):
+        update_columns(path, "T", pd.DataFrame({"Qty": np.zeros(xt.MAX_ROW)}), ["Qty"])
+    monkeypatch.setattr(xt, "MAX_PART_BYTES", 20_000)  # the grown sheet could not be read back
+    with pytest.raises(TableWriteError, match=r"its sheet would unpack to [\d,]+ bytes, over "
+                                              r"20,000"):
+        update_columns(path, "T", long_frame(2000), ["Name", "Qty"])
+    assert path.read_bytes() == original and files_in(tmp_path) == [path.name]
+
+
+def test_committed_settings_table_grows_and_nothing_else_changes(tmp_path: Path) -> None:
+    path = tmp_path / COMMITTED.name
+    shutil.copyfile(COMMITTED, path)
+    info = xt.table_info(path, "Settings")
+    c1, r1, c2, r2 = info.bounds
+    last = r2 + 2
+    assert info.totals_row_count == 0 and info.header_row_count == 1
+    before, df = members(path), read_table(path, "Settings")
+    k = last - r1 - len(df)  # rows to add: two below the table
+    more = pd.concat([df, pd.DataFrame({c: [f"extra {c} {i}" for i in range(k)]
+                                        for c in df.columns})], ignore_index=True)
+    more.iloc[-1, -1] = "=NOT_A_FORMULA()"
+    update_columns(path, "Settings", more, list(more.columns), backup=False)
+    after = members(path)
+    assert {n for n in before if before[n] != after[n]} == {info.sheet_part, info.table_part}
+    assert list(after) == list(before)
+    assert_frames_equal(read_table(path, "Settings"), more.replace("", None))  # "": no cell
+    xml = after[info.sheet_part].decode()
+    check_rows(xml)
+    dimension = re.search(r'<dimension ref="[A-Z]+\d+:[A-Z]+(\d+)"', xml)
+    assert dimension is not None and int(dimension.group(1)) >= last
+    style = re.compile(r' s="(\d+)"')
+    assert [style.findall(cell_xml(xml, f"{get_column_letter(c)}{last}")) for c in
+            range(c1, c2 + 1)] == [style.findall(cell_xml(xml, f"{get_column_letter(c)}{r1 + 1}"))
+                                   for c in range(c1, c2 + 1)]  # the first body row's styles
+    ws = openpyxl.load_workbook(path, keep_vba=True)["Settings"]
+    ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{last}"
+    assert ws.tables["Settings"].ref == ref and xt.table_info(path, "Settings").ref == ref
+    assert ws.cell(last, c2).value == "=NOT_A_FORMULA()" and ws.cell(last, c2).data_type == "s"
 
 
 # ----------------------------------------------------------------------------- hostile input

@@ -1,8 +1,8 @@
 """Read one Excel table (ListObject) of an .xlsx/.xlsm package, and update some of its columns.
 
-openpyxl's load/save drops what it does not model (cached values, dynamic arrays, buttons), so
-this module edits the package: only the table's worksheet part changes (its table part too when a
-column is added; calcChain, its override and relationship go when a formula cell gets a value).
+openpyxl's load/save drops what it does not model (cached values, dynamic arrays, buttons), so this
+module edits the package: only the table's worksheet part changes (its table part too when it gains
+a column or rows; calcChain, its override and relationship go when a formula cell gets a value).
 Other members keep their content and order. Parts are parsed and written with lxml (prefixes and
 ``mc:Ignorable`` declarations kept). A hostile package gives one :class:`WorkbookFormatError`:
 DOCTYPEs are refused (no entity is expanded or fetched), members over :data:`MAX_PART_BYTES` or
@@ -42,7 +42,7 @@ __all__ = ["TableFileError", "TableFileLockedError", "TableInfo", "TableNotFound
            "list_tables", "read_table", "read_tables", "table_info", "update_columns"]
 
 StrPath = str | os.PathLike[str]
-MAX_CELL_TEXT = 32_767
+MAX_CELL_TEXT, MAX_ROW = 32_767, 1_048_576
 MAX_PART_BYTES = 200 * 2**20  # uncompressed size of any one member
 MAX_RATIO, RATIO_FLOOR = 200, 10 * 2**20  # refused: packed more than 200:1 AND over 10 MiB
 _UNCHANGED = "The file was not changed."
@@ -451,6 +451,22 @@ def _subtotal(formula: str, table: str, columns: dict[str, list[_Value]]
     return over, "e#DIV/0!" if len(xs) < 2 else "e#NUM!"
 
 
+def _in_the_way(pkg: _Package, info: TableInfo, sheet: _Sheet, x1: int, y1: int, x2: int,
+                y2: int) -> list[str]:
+    """What a table cannot grow over in columns x1..x2, rows y1..y2: a cell with a value or a
+    formula, another table, merged cells, the sheet's edge."""
+    def meets(a1: int, b1: int, a2: int, b2: int) -> bool:
+        return a1 <= x2 and a2 >= x1 and b1 <= y2 and b2 >= y1
+    found = [f"cell {get_column_letter(col)}{r}" for r in sheet.rows_in(y1, y2)
+             for col, c in sheet.cells(r).items() if x1 <= col <= x2 and sheet.filled(c)]
+    found += [f"table {t.name}" for t in pkg.tables() if t.sheet_part == info.sheet_part
+              and t.name != info.name and meets(*t.bounds)]
+    found += [f"merged cells {m.get('ref')}" for m in sheet.root.iterfind(
+        f"{sheet.q('mergeCells')}/{sheet.q('mergeCell')}") if meets(
+            *(int(x or 0) for x in range_boundaries(m.get("ref") or "A1")))]
+    return found + ["column XFD"] * (x2 > 16384)
+
+
 def _plan(pkg: _Package, info: TableInfo, frame: pd.DataFrame, columns: str | Iterable[str],
           sheet: _Sheet) -> tuple[dict[str, bytes], set[str]]:
     """New bytes for the parts that change, and the parts to drop."""
@@ -475,19 +491,23 @@ def _plan(pkg: _Package, info: TableInfo, frame: pd.DataFrame, columns: str | It
         cols.append((spelled, c2 + len(new) if index is None else c1 + index, hits[0]))
     top, bottom, end = r1 + info.header_row_count, r2 - info.totals_row_count, c2 + len(new)
     used, n = sheet.last_used(top, bottom, c1, c2) - top + 1, len(frame)
-    if not used <= n <= bottom - top + 1:
+    grow = max(0, top + n - 1 - bottom)  # rows a table without totals grows by
+    if n < used or (grow and info.totals_row_count):
         raise TableWriteError(f"table {table!r} has {bottom - top + 1} body rows ({used} up to "
                               f"the last one in use) but the frame has {n} rows: frame row k goes "
                               f"to body row k. {_UNCHANGED}")
-    blocked = [f"cell {get_column_letter(col)}{r}" for r in sheet.rows_in(r1, r2) if new
-               for col, c in sheet.cells(r).items() if c2 < col <= end and sheet.filled(c)]
-    blocked += [f"table {t.name}" for t in (pkg.tables() if new else ()) if t.sheet_part ==
-                info.sheet_part and t.name != table and t.bounds[0] <= end and t.bounds[2] > c2
-                and t.bounds[1] <= r2 and t.bounds[3] >= r1] + ["column XFD"] * (end > 16384)
-    if blocked:
-        raise TableWriteError(
-            f"cannot add column(s) {new} to table {table!r}: {', '.join(blocked[:8])} is in the "
-            f"way (not empty); move it or insert columns in Excel, and retry. {_UNCHANGED}")
+    if top + n - 1 > MAX_ROW:
+        raise TableWriteError(f"table {table!r}: the frame has {n:,} rows, but from row {top} a "
+                              f"sheet has {MAX_ROW - top + 1:,}. {_UNCHANGED}")
+    for what, kind, x1, y1, x2, y2 in (
+            (f"add column(s) {new} to table {table!r}", "columns", c2 + 1, r1, end, r2),
+            (f"grow table {table!r} to {n:,} body rows (to row {r2 + grow})", "rows", c1, r2 + 1,
+             end, r2 + grow)):
+        if x1 <= x2 and y1 <= y2 and (blocked := _in_the_way(pkg, info, sheet, x1, y1, x2, y2)):
+            raise TableWriteError(
+                f"cannot {what}: {', '.join(blocked[:8])} is in the way (the {kind} it takes "
+                f"must be empty, outside other tables and merged cells); move it, or insert "
+                f"{kind} there in Excel, and retry. {_UNCHANGED}")
     rendered = []
     for name, _, j in cols:
         if isinstance((series := frame.iloc[:, j]).dtype, pd.DatetimeTZDtype):
@@ -538,12 +558,16 @@ def _plan(pkg: _Package, info: TableInfo, frame: pd.DataFrame, columns: str | It
         dim.set("ref", f"{get_column_letter(min(d[0], *cs))}{min(d[1], *rows)}:"
                        f"{get_column_letter(max(d[2], *cs))}{max(d[3], *rows)}")
     parts = {info.sheet_part: _Package.serialize(sheet.root, sheet.data)}
-    if new:  # the table part: wider ref and autoFilter, one tableColumn per new column
+    if len(parts[info.sheet_part]) > MAX_PART_BYTES:  # this module could not read it back
+        raise TableWriteError(f"table {table!r}: its sheet would unpack to "
+                              f"{len(parts[info.sheet_part]):,} bytes, over {MAX_PART_BYTES:,}; "
+                              f"write fewer rows or columns. {_UNCHANGED}")
+    if new or grow:  # the table part: ref and autoFilter, one tableColumn per new column
         root = pkg.parse(data := pkg.part(info.table_part), info.table_part)
         for el in (root, root.find("{*}autoFilter")):
             if el is not None:
                 a1, ar1, _, ar2 = range_boundaries(el.get("ref") or info.ref)
-                el.set("ref", f"{get_column_letter(a1)}{ar1}:{get_column_letter(end)}{ar2}")
+                el.set("ref", f"{get_column_letter(a1)}{ar1}:{get_column_letter(end)}{ar2 + grow}")
         block = root.find("{*}tableColumns")
         ids = [int(tc.get("id", "0")) for tc in block.iterchildren("{*}tableColumn")]
         for k, name in enumerate(new, max(ids, default=0) + 1):
@@ -561,9 +585,13 @@ def update_columns(path: StrPath, table_name: str,
     """Write ``frame``'s values (or those of ``frame(table as read_table reads it)``, the sheet
     parsed once for both) into the body cells of the table columns named in ``columns``; return
     the path written (``out_path``, by default ``path``). Frame row k goes to body row k; trailing
-    blank body rows may be left out. Names match headers exactly, then ignoring case; one the
-    table lacks becomes a new column at its right edge. The frame column is the one of that name
-    (exactly, as the table spells it, then ignoring case). Text is written as text (even
+    blank body rows may be left out (the table keeps its size). A longer frame grows a table
+    without a totals row downwards (its ref, autoFilter, the sheet's dimension) when, within its
+    columns, the rows it takes hold no value or formula, no other table and no merged cells;
+    defined names, conditional formats and data validations do not follow (nor does a calculated
+    column's formula). Names match headers exactly, then ignoring case; one the table lacks
+    becomes a new column at its right edge (the same checks). The frame column is the one of that
+    name (exactly, as the table spells it, then ignoring case). Text is written as text (even
     ``=1+1``), cut to 32,767 characters, ``_xHHHH_``-escaped where XML cannot carry it ("": an
     empty cell); dates as serials per the 1900/1904 setting (before the epoch: ISO text); +/-inf
     as ``#NUM!``; None/NaN as an empty cell. Other cells, formulas and styles stay; a new cell
