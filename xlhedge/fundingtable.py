@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
+from openpyxl.utils.datetime import from_excel
 
 from xlhedge.columns import is_blank
 from xlhedge.contracts import ContractRegistry
@@ -52,10 +53,17 @@ def history_of(table: pd.DataFrame | None) -> pd.DataFrame:
         return history_frame()
     rows = table.rename(columns={TIME_HEADING: TIME})
     keep = ~rows[CONTRACT].map(is_blank)
-    times = pd.to_datetime(rows.loc[keep, TIME], errors="coerce")
-    return history_frame((str(c).strip(), t.to_pydatetime(), float(r)) for c, t, r in zip(
+    times = pd.to_datetime(rows.loc[keep, TIME].map(_moment), errors="coerce")
+    return history_frame((str(c).strip(), t.to_pydatetime(warn=False), float(r)) for c, t, r in zip(
         rows.loc[keep, CONTRACT], times, rows.loc[keep, RATE], strict=True)
         if not pd.isna(t) and not is_blank(r))
+
+
+def _moment(value: object) -> object:
+    """A cell's time: an Excel serial (a cell without a date format) as a datetime."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and not math.isnan(value):
+        return from_excel(value)
+    return value
 
 
 def as_table(history: pd.DataFrame) -> pd.DataFrame:

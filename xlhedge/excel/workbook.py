@@ -367,6 +367,8 @@ def _funding(sheet: Worksheet, fmt: Formats) -> None:
     sheet.add_table(top, 0, top + len(symbols), len(columns) - 1, {
         "name": FUNDING_STATS, "columns": columns, "style": "Table Style Light 9"})
     for i, symbol in enumerate(symbols, start=top + 1):
+        for j, column in enumerate(columns[1:-1], start=1):  # a refresh's values take these
+            sheet.write_blank(i, j, None, column["format"])
         sheet.write_string(i, 0, symbol, fmt.text)
         sheet.write_string(i, len(columns) - 1, "no history yet: refresh from a live source",
                            fmt.text)
@@ -378,6 +380,8 @@ def _funding(sheet: Worksheet, fmt: Formats) -> None:
         FUNDING_HEADINGS, ("text", "date", "rate"), strict=True)]
     sheet.add_table(top, left, top + 1, left + 2, {
         "name": FUNDING_TABLE, "columns": history, "style": "Table Style Light 9"})
+    for j, column in enumerate(history, start=left):  # rows added later take these formats
+        sheet.write_blank(top + 1, j, None, column["format"])
     for j, width in enumerate((24, 17, 11), start=left):
         sheet.set_column(j, j, width)
     sheet.freeze_panes(top + 1, 0)
