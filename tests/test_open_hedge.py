@@ -133,3 +133,20 @@ def test_hedge_sheet_adjusts_what_is_open(book: Path, tmp_path: Path) -> None:
     # 900 x 100 (1/95,000 - 1/60,000) = -0.55263158 BTC, less 0.05% of 0.94736842 BTC
     assert "realises -0.55310526 BTC (-52,545.00 USD)" in closing
     assert "taker fee to close 0.00047368 BTC" in closing
+
+
+def test_positions_from_a_csv_file(book: Path, tmp_path: Path) -> None:
+    csv = tmp_path / "positions.csv"
+    csv.write_text("Contract,Side,Contracts,Entry Price,Margin Mode,Margin\n"
+                   f"{BTC},short,1000,61000,isolated,1.5\n", encoding="utf-8")
+    settings = xlsxtable.read_table(book, "Settings").astype(object)
+    settings.loc[settings["Setting"] == "Positions Source", "Value"] = f"csv:{csv}"
+    xlsxtable.update_columns(book, "Settings", settings, ["Value"], backup=False)
+    assert main(["refresh", str(book)]) == 0
+    table = xlsxtable.read_table(book, "Positions")
+    rows = table[table["Contract"].notna()]
+    assert rows["Contracts"].tolist() == [1000]  # the file's rows replace the typed one
+    assert rows["Entry Price"].tolist() == [61000]
+    # 1.5 x 95,000 = 142,500 USD less the short's loss 100,000 (1 - 95,000/61,000) =
+    # 55,737.70 USD: 86,762.30 USD, 868 contracts of 100 USD
+    assert rows["Target Contracts"].iloc[0] == 868
