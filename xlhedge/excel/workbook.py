@@ -218,6 +218,9 @@ README_LINES = (
      "the margin posted, the margin to add and the adjustment (SELL n / BUY n) that brings the "
      "hedge back to the Inventory's plan; the hedge sheet then prints those, not a second "
      "hedge.", "wrap"),
+    ("Funding: the funding rates each contract paid (a live refresh adds the new ones and keeps "
+     "the rest) and per contract its 7, 30 and 90-day averages a year, the next funding time and "
+     "how often shorts paid. The Inventory's cost columns use the 30-day average too.", "wrap"),
     ("Calculator: a worked example of every function, including 1 BTC at 60,000 hedged 1:1.",
      "wrap"),
     ("Scenarios: what price moves from -50% to +100% do to a hedged holding, with a chart.",
