@@ -389,6 +389,7 @@ def _funding(sheet: Worksheet, fmt: Formats) -> None:
         sheet.set_column(j, j, width)
     sheet.freeze_panes(top + 1, 0)
     _print_setup(sheet, landscape=True)
+    sheet.print_area(0, 0, top + len(symbols), len(STATS_HEADINGS) - 1)  # not the long history
 
 
 def _write_cell(sheet: Worksheet, row: int, col: int, value: object, style: Format,
