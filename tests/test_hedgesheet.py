@@ -31,10 +31,17 @@ from xlhedge.hedgesheet import (
     CHART_MOVES,
     CHECKBOX,
     CHECKLIST,
+    COST_HEADERS,
+    COST_LABELS,
     DISCLAIMER,
+    FUNDING_TITLE,
     LABELS,
     LADDER,
+    NO_FUNDING_CHART,
+    NO_HISTORY,
     SECTIONS,
+    TAX_REMARK,
+    funding_by_day,
     order_text,
     warning_lines,
     write_hedge_sheet,
@@ -49,6 +56,7 @@ from xlhedge.plan import (
     scenario_table,
     transfers,
 )
+from xlhedge.report import cost_text
 
 ROOT = Path(__file__).resolve().parents[1]
 AS_OF = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -196,8 +204,12 @@ def test_summary_matches_plan_totals(ws: Worksheet, plan: pd.DataFrame) -> None:
     #   at +0.0001: 360,000 USD x 0.0001 x 3 = +108 USD a day
     #   ETH 5 x 3,000 x 0.5 / 10 = 750 (7,500) at -0.0002: 7,500 x -0.0002 x 3 = -4.5 USD a day
     #   ("abc" is in error and the 0.00001 ETH rounds to 0 contracts: no funding)
-    # 108 - 4.5 = 103.5 USD a day; x 30 = 3,105 USD.
-    check_number(right_of(ws, LABELS["funding_30d_usd"]), 3105.0)
+    # 108 - 4.5 = 103.5 USD a day; x 30 = 3,105 USD over the 30-day horizon (the cost block).
+    check_number(right_of(ws, LABELS["funding_per_day_usd"]), 103.5)
+    assert right_of(ws, COST_LABELS["hedge_days"]).value == 30
+    check_number(right_of(ws, COST_LABELS["funding"]), 3105.0)
+    # no row has a 30-day average: the average's column says so, once
+    assert len(cells_with(ws, NO_HISTORY)) == 1
     margins = margin_by_coin(plan)
     assert set(margins.index) == {"BTC", "ETH"}
     for coin, value in margins.items():
@@ -513,9 +525,10 @@ def page_sizes(pdf: Path) -> list[tuple[float, float]]:
 
 def test_pdf_is_one_page_wide(sheet_path: Path, pdf_pages: list[str], plan: pd.DataFrame) -> None:
     sizes = page_sizes(sheet_path.with_suffix(".pdf"))
-    # the orders, summary and chart on page 1, the ladder, warnings and unwind after; a sheet
-    # wider than the paper would add pages holding only the right-hand columns
-    assert len(sizes) == len(pdf_pages) == 3
+    # the orders, the summary and the cost of the hedge on page 1, the charts, the ladder,
+    # warnings and unwind after; a sheet wider than the paper would add pages holding only the
+    # right-hand columns
+    assert len(sizes) == len(pdf_pages) == 4
     for width, height in sizes:  # landscape A4: 297 x 210 mm
         assert width == pytest.approx(841.9, abs=1) and height == pytest.approx(595.3, abs=1)
     for n, page in enumerate(pdf_pages, start=1):
@@ -523,7 +536,8 @@ def test_pdf_is_one_page_wide(sheet_path: Path, pdf_pages: list[str], plan: pd.D
     first = pdf_pages[0]
     assert SECTIONS["orders"] in first and "Transfer 1.17715381 BTC" in first
     assert "Spot value of the holdings (USD)" in first
-    assert "Payoff: value of the holdings after a price move" in first
+    assert SECTIONS["cost"] in first and TAX_REMARK in " ".join(first.split())
+    assert "Payoff: value of the holdings after a price move" in pdf_pages[1]
     assert "Execution checklist" in "\n".join(pdf_pages)
     # page 1 holds every order line from the leftmost to the rightmost column
     assert "Fee to Open" in first and "(USD)" in first
@@ -622,3 +636,181 @@ def test_portrait_is_laid_out_for_portrait(plan: pd.DataFrame, tmp_path: Path) -
     checklist = cell_with(ws, SECTIONS["checklist"])
     ladder = cell_with(ws, SECTIONS["ladder"])
     assert checklist.row > ladder.row and checklist.column == 1  # under the ladder
+
+
+# -- the cost of the hedge and the funding chart ------------------------------------------------
+
+BTC = "BINANCE:BTCUSD_PERP"
+DERIBIT = "DERIBIT:BTC-PERPETUAL"
+
+
+def _one_btc(tmp_path: Path, name: str = "cost.xlsx", landscape: bool = True,
+             funding_history: pd.DataFrame | None = None, **row: object) -> Worksheet:
+    inventory = pd.DataFrame([{"Asset": "BTC", "Quantity": 1.0, "Price": 60000.0,
+                               "Contract": BTC, **row}])
+    path = write_hedge_sheet(plan_hedge(inventory), tmp_path / name, as_of=AS_OF, source="s",
+                             workbook_name="w", landscape=landscape,
+                             funding_history=funding_history)
+    return openpyxl.load_workbook(path).worksheets[0]
+
+
+def cost_cells(ws: Worksheet, key: str) -> tuple[Any, Any]:
+    """The cost block's figure ``key`` at today's rates and at the 30-day average."""
+    label = cell_with(ws, COST_LABELS[key])
+    today, average = (cell_with(ws, heading).column for heading in COST_HEADERS)
+    return ws.cell(label.row, today), ws.cell(label.row, average)
+
+
+@pytest.mark.parametrize("landscape", [True, False])
+def test_cost_block_by_hand(tmp_path: Path, landscape: bool) -> None:
+    # 1 BTC at 60,000 hedged with 600 BINANCE:BTCUSD_PERP contracts of 100 USD, funding 0.01%
+    # per 8 h (3 a day), 30 days: 60,000 x 0.0001 x 3 x 30 = +540 USD received; the 30-day
+    # average of 10.95% a year gives the same, 60,000 x 0.1095 x 30 / 365 = 540. Taker fee 0.05%
+    # of 60,000 = 30 USD to open and 30 to close: 60. Cost 60 - 540 = -480 USD (a gain), a year
+    # -480 / 60,000 x 365 / 30 = -9.7333%. Selling and buying back: 0.1% twice plus the 0.05%
+    # spread of 60,000 = 150 USD: hedging is cheaper, and stays so (break-even never).
+    ws = _one_btc(tmp_path, landscape=landscape, **{"Funding Rate": 0.0001,
+                                                    "Funding 30d Avg (yearly)": 0.1095})
+    assert right_of(ws, COST_LABELS["hedge_days"]).value == 30
+    expected = {"funding": 540.0, "fees": 60.0, "cost": -480.0, "annual": -480 / 60000 * 365 / 30,
+                "sell": 150.0}
+    for key, value in expected.items():
+        for cell in cost_cells(ws, key):
+            assert cell.value == pytest.approx(value, rel=1e-9), (key, cell.coordinate)
+    assert [c.value for c in cost_cells(ws, "cheaper")] == ["hedging", "hedging"]
+    assert [c.value for c in cost_cells(ws, "break_even")] == ["never", "never"]
+    assert cost_cells(ws, "funding")[0].number_format.startswith("+")
+    assert "%" in cost_cells(ws, "annual")[0].number_format
+    assert cells_with(ws, TAX_REMARK) and not cells_with(ws, NO_HISTORY)
+
+
+def test_plan_prints_the_cost_at_the_average() -> None:
+    inventory = pd.DataFrame([{"Asset": "BTC", "Quantity": 1.0, "Price": 60000.0,
+                               "Contract": BTC, "Funding Rate": 0.0001}])
+    text = cost_text(plan_totals(plan_hedge(inventory.assign(
+        **{"Funding 30d Avg (yearly)": 0.1095}))))
+    assert text.splitlines() == [
+        "Over 30 days: funding +540.00 USD at today's rates, +540.00 USD at the 30-day average; "
+        "fees to open and close 60.00 USD",
+        "Hedge cost (fees less funding): -480.00 USD (-9.73% a year of the hedged notional) at "
+        "today's rates; -480.00 USD (-9.73% a year) at the 30-day average",
+        "Selling and buying back instead: 150.00 USD: hedging is cheaper at today's rates, "
+        "hedging at the 30-day average (break-even: never; at the average never); a sale may "
+        "be a taxable event where a hedge may not be",
+    ]
+    text = cost_text(plan_totals(plan_hedge(inventory)))
+    assert "30-day average: no history: refresh from a live source" in text
+    assert "hedging is cheaper at today's rates (break-even: never)" in text
+
+
+def test_cost_block_paying_funding_without_history(tmp_path: Path) -> None:
+    # funding -0.03% per 8 h: the short pays 60,000 x 0.0003 x 3 = 54 USD a day, 1,620 over 30
+    # days; with 60 of fees the hedge costs 1,680 USD (1,680 / 60,000 x 365 / 30 = 34.07% a
+    # year) against 150 to sell and buy back: selling is cheaper after 60 + 54 d = 150, d = 1.67
+    ws = _one_btc(tmp_path, **{"Funding Rate": -0.0003})
+    today, average = cost_cells(ws, "funding")
+    assert today.value == pytest.approx(-1620.0)
+    assert average.value == NO_HISTORY  # one cell down the average's column
+    assert cost_cells(ws, "cost")[0].value == pytest.approx(1680.0)
+    assert cost_cells(ws, "annual")[0].value == pytest.approx(1680 / 60000 * 365 / 30)
+    assert cost_cells(ws, "cheaper")[0].value == "selling"
+    assert cost_cells(ws, "break_even")[0].value == pytest.approx(90 / 54)
+    assert cost_cells(ws, "fees")[1].value is None  # inside the merged "no history" cell
+
+
+def test_plan_totals_cost_of_the_whole_plan() -> None:
+    inventory = pd.DataFrame({"Asset": ["BTC", "BTC"], "Quantity": [1.0, 0.5],
+                              "Price": [60000.0, 60000.0], "Contract": [BTC, "BYBIT:BTCUSD"],
+                              "Funding Rate": [0.0001, 0.0001],
+                              "Funding 30d Avg (yearly)": [0.1095, None]})
+    totals = plan_totals(plan_hedge(inventory))
+    # 90,000 USD hedged at 0.01% per 8 h: 27 USD a day, 810 over 30 days
+    assert totals["funding_horizon_usd"] == pytest.approx(810.0)
+    assert math.isnan(totals["funding_horizon_avg_usd"]) and totals["funding_avg_missing"] == 1
+    assert math.isnan(totals["hedge_cost_avg_usd"])
+    assert totals["hedge_cost_annual"] == pytest.approx(
+        totals["hedge_cost_usd"] / 90000 * 365 / 30)
+    assert totals["break_even_days"] == math.inf
+    known = plan_totals(plan_hedge(inventory.assign(**{"Funding 30d Avg (yearly)": 0.1095})))
+    assert known["funding_horizon_avg_usd"] == pytest.approx(810.0)
+    assert known["hedge_cost_avg_usd"] == pytest.approx(known["fees_usd"] - 810.0)
+
+
+def _history(contract: str, start: str, hours: int, count: int, rate: float,
+             naive: bool = False) -> pd.DataFrame:
+    times = pd.date_range(start, periods=count, freq=f"{hours}h", tz=None if naive else "UTC")
+    return pd.DataFrame({"Contract": contract, "Time": times, "Rate": rate})
+
+
+def test_daily_aggregation_is_independent_of_the_interval() -> None:
+    history = pd.concat([
+        # Deribit-like hourly rows: 24 of 0.00125% in a day = 0.03% a day = 10.95% a year
+        _history(DERIBIT, "2024-04-29", 1, 24 * 2 + 5, 0.0000125),  # the last day: 5 hours
+        # every 8 h, naive UTC times: 3 of 0.01% a day = 10.95% a year
+        _history(BTC, "2024-04-29", 8, 6, 0.0001, naive=True),
+        _history("OKX:NOT-PLANNED", "2024-04-29", 8, 3, 0.01),
+    ], ignore_index=True)
+    days = funding_by_day(history, [BTC, DERIBIT, "BYBIT:NO-HISTORY"])
+    assert list(days.columns) == [BTC, DERIBIT]
+    assert [d.strftime("%Y-%m-%d") for d in days.index] == ["2024-04-29", "2024-04-30",
+                                                            "2024-05-01"]
+    assert days[DERIBIT].iloc[:2].tolist() == pytest.approx([0.1095, 0.1095])
+    assert days[BTC].iloc[:2].tolist() == pytest.approx([0.1095, 0.1095])
+    # 1 May holds 5 hourly rows of 24: a partial day would read 2.28%; it is left out
+    assert days[DERIBIT].isna().iloc[2] and days[BTC].isna().iloc[2]
+    # the workbook's Funding table heads its times "Time (UTC)"
+    table = history.rename(columns={"Time": "Time (UTC)"})
+    assert funding_by_day(table, [DERIBIT])[DERIBIT].iloc[0] == pytest.approx(0.1095)
+    assert funding_by_day(None, [BTC]).empty and funding_by_day(history, []).empty
+
+
+def test_funding_chart_one_series_per_contract_with_history(tmp_path: Path) -> None:
+    inventory = pd.DataFrame({"Asset": ["BTC", "BTC", "ETH"], "Quantity": [1.0, 0.5, 10.0],
+                              "Price": [60000.0, 60000.0, 3000.0],
+                              "Contract": [BTC, DERIBIT, "OKX:ETH-USD-SWAP"]})
+    history = pd.concat([_history(BTC, "2024-04-01", 8, 90, 0.0001),
+                         _history(DERIBIT, "2024-04-01", 1, 720, 0.0000125),
+                         _history("BYBIT:BTCUSD", "2024-04-01", 8, 90, 0.0001)])
+    for landscape in (True, False):
+        path = write_hedge_sheet(plan_hedge(inventory), tmp_path / f"f{landscape}.xlsx",
+                                 as_of=AS_OF, source="s", workbook_name="w",
+                                 landscape=landscape, funding_history=history)
+        with zipfile.ZipFile(path) as archive:
+            charts = {n: archive.read(n).decode() for n in archive.namelist()
+                      if n.startswith("xl/charts/chart")}
+            drawing = archive.read("xl/drawings/drawing1.xml").decode()
+        assert len(charts) == 2
+        funding = next(x for x in charts.values() if "<c:lineChart>" in x)
+        assert FUNDING_TITLE in funding and "<c:dateAx>" in funding
+        assert funding.count("<c:ser>") == 2  # OKX has no history, BYBIT is not in the plan
+        names = re.findall(r"<c:tx><c:strRef><c:f>'Hedge sheet'!\$([A-Z]+)\$2</c:f>", funding)
+        ws = openpyxl.load_workbook(path).worksheets[0]
+        assert [ws[f"{col}2"].value for col in names] == [BTC, DERIBIT]
+        assert '<c:numFmt formatCode="0%" sourceLinked="0"/>' in funding  # the y axis in %
+        # the data outside the print area: 30 full days, each 10.95% a year
+        last_col = column_index_from_string(re.findall(r"\$([A-Z]+)\$", ws.print_area)[-1])
+        data = cell_with(ws, SECTIONS["funding_data"])
+        assert data.column > last_col + 1
+        rows = table_below(ws, data.row + 1, BTC)
+        assert len(rows) == 30
+        assert all(r[BTC].value == pytest.approx(0.1095) for r in rows)
+        assert all(r[DERIBIT].value == pytest.approx(0.1095) for r in rows)
+        assert rows[0]["Day (UTC)"].value == datetime(2024, 4, 1)
+        cols = [int(c) for c in re.findall(r"<xdr:col>(\d+)</xdr:col>", drawing)]
+        assert max(cols) < last_col
+        assert not cells_with(ws, NO_FUNDING_CHART)
+
+
+def test_no_history_no_funding_chart(tmp_path: Path) -> None:
+    for landscape in (True, False):
+        ws = _one_btc(tmp_path, name=f"n{landscape}.xlsx", landscape=landscape)
+        assert cells_with(ws, NO_FUNDING_CHART)
+        assert not cells_with(ws, SECTIONS["funding_data"])
+        with zipfile.ZipFile(tmp_path / f"n{landscape}.xlsx") as archive:
+            charts = [n for n in archive.namelist() if n.startswith("xl/charts/chart")]
+            assert len(charts) == 1
+            assert "<c:scatterChart>" in archive.read(charts[0]).decode()
+    # history of other contracts only: the same
+    ws = _one_btc(tmp_path, name="other.xlsx",
+                  funding_history=_history("OKX:BTC-USD-SWAP", "2024-04-01", 8, 9, 0.0001))
+    assert cells_with(ws, NO_FUNDING_CHART)

@@ -1,10 +1,14 @@
 """The printable hedge sheet: one plan, one standalone .xlsx, ready to print and archive.
 
 ``write_hedge_sheet`` lays out a plan already computed by :func:`xlhedge.plan.plan_hedge` on one
-worksheet. Page 1 is the overview: summary with a payoff chart beside it, the scenario ladder with
-the execution checklist beside it, the warnings and the holdings that could not be planned. The
-orders start on a new page (their header row repeats on every later page) and the unwind orders
-follow them in the same columns.
+worksheet: the orders to place first, then the summary and the cost of the hedge (over the
+horizon, at today's funding and at the 30-day average, against selling and buying back), the
+payoff chart (unhedged against hedged value) and the chart of each planned contract's funding
+history, the scenario ladder with the execution checklist, the warnings, the holdings that could
+not be planned and the unwind orders. Landscape: the summary and the cost side by side, the two
+charts side by side under them; portrait (compact): the payoff chart beside the summary, the
+funding chart beside the cost. A band with a chart that would straddle the end of a page
+starts a new one (a manual page break, from an estimate of the page's height).
 
 Totals and scenarios come from the core (``plan_totals``, ``margin_by_coin``, ``scenario_table``,
 ``scenario_summary``); this module only formats. Every text goes through ``write_string`` (an asset
@@ -46,6 +50,7 @@ from xlhedge.settings import monitor_options, plan_options
 LADDER: tuple[float, ...] = (-0.5, -0.4, -0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 1.0)
 CHART_MOVES: tuple[float, ...] = tuple(round(step * 0.05, 2) for step in range(-10, 21))
 PAPER_SIZES: dict[str, int] = {"a4": 9, "letter": 1}
+PAPER_INCHES: dict[int, tuple[float, float]] = {9: (8.27, 11.69), 1: (8.5, 11.0)}
 SHEET_NAME = "Hedge sheet"
 TITLE = "Hedge sheet: short coin-margined perpetuals against spot holdings"
 DISCLAIMER = (
@@ -79,13 +84,27 @@ LABELS: dict[str, str] = {
     "margin_coin": "Margin to post",  # one line per coin: "Margin to post, BTC"
     "margin_usd": "Margin to post, all coins at mark (USD)",
     "funding_per_day_usd": "Funding per day at current rates (USD, + = you receive)",
-    "funding_30d_usd": "Funding per 30 days at current rates (USD, + = you receive)",
     "fee_to_open_usd": "Fees to open all orders, taker (USD)",
     "nearest_liquidation_distance": "Nearest liquidation (price rise from mark)",
-    "hedge_cost_usd": "Hedge cost over the horizon: fees less funding (USD)",
-    "sell_cost_usd": "Selling and buying back instead (USD)",
     "nearest_liquidation_on": "Nearest liquidation is on",
 }
+# The cost block's labels; its columns: today's funding rates, the 30-day average.
+COST_LABELS: dict[str, str] = {
+    "hedge_days": "Horizon (days)",
+    "funding": "Funding (USD, + = you receive)",
+    "fees": "Fees to open and close, taker (USD)",
+    "cost": "Total cost: fees less funding (USD)",
+    "annual": "Total cost a year, % of hedged notional",
+    "sell": "Selling and buying back instead (USD)",
+    "cheaper": "Cheaper over the horizon",
+    "break_even": "Break-even horizon (days)",
+}
+COST_HEADERS = ("Today's rates", "30-day average")
+NO_HISTORY = "no history: refresh from a live source"
+TAX_REMARK = ("A sale may be a taxable event where a hedge may not be (a remark, not tax "
+              "advice).")
+FUNDING_TITLE = "Funding, annualised (daily)"
+NO_FUNDING_CHART = "Funding chart: no history (refresh from a live source)."
 SECTIONS: dict[str, str] = {
     "summary": "Summary",
     "ladder": "Scenario ladder: every price moves by the same fraction",
@@ -96,6 +115,8 @@ SECTIONS: dict[str, str] = {
     "open": "Open hedge: adjust the positions you hold to the plan",
     "unwind": "Unwind: close the hedge later",
     "chart_data": "Chart data (not printed)",
+    "cost": "Cost of this hedge",
+    "funding_data": "Funding chart data (not printed)",
 }
 
 # The open hedge's figures, in the order of the orders table's columns whose widths suit them
@@ -186,6 +207,10 @@ CHART_COL = 5  # the chart sits right of the summary, from column F
 RIGHT_COL = 6  # the checklist sits right of the ladder, from column G
 SUMMARY_VALUE_COL = 3  # summary figures in column D
 CHART_ROWS = 18  # the chart's height in rows
+COST_COLUMNS = (5, 9, 11)  # landscape cost block: labels from F, today's rates J..K, average L..M
+COMPACT_COST_COLUMNS = (1, 3, 4)  # portrait: labels B..C, today's rates D, average E
+COMPACT_VALUE_WIDTH = 14.0  # portrait widens D and E to hold the cost block's figures
+FUNDING_COLOURS = ("#1F4E79", "#C55A11", "#548235", "#7030A0", "#BF9000", "#2E75B6", "#C00000")
 ROW_PX = 20  # default row height (15 pt) in pixels
 STABLE = {"USD", "USDT", "USDC", "BUSD", "FDUSD", "DAI", "TUSD"}
 
@@ -244,6 +269,7 @@ def make_sheet_file(
         workbook_name=workbook.name,
         paper="letter" if settings["Paper"].lower() == "letter" else "a4",
         landscape=settings["Orientation"].lower() != "portrait",
+        funding_history=funding_history,
     )
 
 
@@ -259,6 +285,7 @@ def write_hedge_sheet(
     moves: Sequence[float] = LADDER,
     stale: Sequence[str] = (),
     monitor: pd.DataFrame | None = None,
+    funding_history: pd.DataFrame | None = None,
 ) -> Path:
     """Write the printable hedge sheet of ``plan`` (from ``plan_hedge``) to ``path``; return it.
 
@@ -268,7 +295,10 @@ def write_hedge_sheet(
     the holdings whose prices are the last good ones (``ASSET: reason``), printed in red.
     ``monitor`` (:func:`xlhedge.monitor.monitor_positions`) lists the positions already open:
     they get adjustment orders and margin top-ups, not a second full order, and the unwind
-    closes them with the result at the current mark.
+    closes them with the result at the current mark. ``funding_history`` (rows ``Contract``,
+    ``Time`` (UTC; ``Time (UTC)`` as the workbook's Funding table heads it), ``Rate`` per
+    interval) gives the chart of each planned contract's funding, annualised per UTC day
+    (:func:`funding_by_day`); without it the sheet says there is none.
     The file is written next to ``path`` and renamed into place (:func:`xlhedge.files.atomic_path`),
     so a reader never sees half a file and a failed write leaves an earlier sheet untouched.
     """
@@ -285,6 +315,8 @@ def write_hedge_sheet(
     ladder = scenario_summary(scenario_table(plan, ladder_moves(plan, moves))) if planned else None
     chart_moves = sorted({round(float(m), 10) for m in (*CHART_MOVES, *moves)})
     payoff = scenario_summary(scenario_table(plan, chart_moves)) if planned else None
+    ok = plan[(plan["error"] == "") & (plan["contracts"] > 0)]
+    funding = funding_by_day(funding_history, list(dict.fromkeys(ok["contract"].astype(str))))
 
     target = Path(path)
     with atomic_path(target) as temp:
@@ -300,11 +332,44 @@ def write_hedge_sheet(
         })
         _SheetWriter(workbook, compact=not landscape).write(
             plan, ladder, payoff, as_of=as_of, source=source, workbook_name=workbook_name,
-            stale=stale, monitor=monitor,
+            stale=stale, monitor=monitor, funding=funding,
             paper=PAPER_SIZES[paper_key], landscape=landscape,
         )
         workbook.close()
     return target
+
+
+def funding_by_day(history: pd.DataFrame | None, contracts: Sequence[str]) -> pd.DataFrame:
+    """Each of ``contracts``' funding per UTC day, annualised: the day's rates summed x 365,
+    whatever the interval (3 rows of 0.01% a day and 24 hourly rows of 0.00125% are both
+    10.95%). One column per contract that has history (in the order given, matched without
+    regard to case or surrounding spaces), indexed by day (naive dates at midnight); NaN where a
+    contract has no full day: a day with fewer rows than the contract's usual (median) day, such
+    as today's or the first of the window, would understate the rate and is left out.
+    ``history``: rows ``Contract``, ``Time`` (or ``Time (UTC)``; tz-aware or naive UTC),
+    ``Rate`` per interval; rows without a time or a rate are skipped."""
+    if history is None or history.empty:
+        return pd.DataFrame()
+    frame = history.rename(columns={"Time (UTC)": "Time"})
+    missing = [c for c in ("Contract", "Time", "Rate") if c not in frame.columns]
+    if missing:
+        raise InputError("funding_history", f"must have columns Contract, Time, Rate (missing "
+                         f"{', '.join(missing)})")
+    frame = pd.DataFrame({
+        "contract": frame["Contract"].astype(str).str.strip().str.upper(),
+        "time": pd.to_datetime(frame["Time"], utc=True, errors="coerce"),
+        "rate": pd.to_numeric(frame["Rate"], errors="coerce"),
+    }).dropna().drop_duplicates(["contract", "time"], keep="last")
+    days: dict[str, pd.Series] = {}
+    for contract in dict.fromkeys(contracts):
+        rows = frame[frame["contract"] == contract.strip().upper()]
+        if rows.empty:
+            continue
+        day = rows["time"].dt.floor("D").dt.tz_localize(None)
+        grouped = rows["rate"].groupby(day)
+        counts = grouped.count()
+        days[contract] = (grouped.sum() * 365.0).where(counts >= counts.median())
+    return pd.DataFrame(days).sort_index() if days else pd.DataFrame()
 
 
 def ladder_moves(plan: pd.DataFrame, moves: Sequence[float]) -> list[float]:
@@ -413,9 +478,14 @@ class _SheetWriter:
         first = COMPACT_FIRST_COLUMNS if compact else FIRST_COLUMNS
         self.headers = [h for h, _ in first] + [c.heading for c in self.columns]
         self.widths = [w for _, w in first] + [_sheet_width(c) for c in self.columns]
+        if compact:  # room for the cost block's figures
+            for col in COMPACT_COST_COLUMNS[1:]:
+                self.widths[col] = max(self.widths[col], COMPACT_VALUE_WIDTH)
         self.last_col = len(self.widths) - 1  # the print area ends here
         self.data_col = self.last_col + 2  # the chart's data, outside the print area
+        self.funding_col = self.data_col + len(CHART_HEADERS) + 1  # the funding chart's data
         self.row = 0
+        self.breaks: list[int] = []  # manual page breaks: before these rows
         self.heights: dict[int, float] = {}
         self._formats: dict[tuple[tuple[str, Any], ...], Format] = {}
 
@@ -494,11 +564,14 @@ class _SheetWriter:
         self, plan: pd.DataFrame, ladder: pd.DataFrame | None, payoff: pd.DataFrame | None, *,
         as_of: datetime, source: str, workbook_name: str, paper: int, landscape: bool,
         stale: Sequence[str], monitor: pd.DataFrame | None = None,
+        funding: pd.DataFrame | None = None,
     ) -> None:
         for col, width in enumerate(self.widths):
             self.ws.set_column(col, col, width)
         self.ws.set_column(self.last_col + 1, self.last_col + 1, 3)
         self.ws.set_column(self.data_col, self.data_col + len(CHART_HEADERS) - 1, 14)
+        funding = pd.DataFrame() if funding is None else funding
+        self.ws.set_column(self.funding_col, self.funding_col + len(funding.columns), 22)
         ok = plan[plan["error"] == ""]
         positions = plan_positions(plan)
         live = positions[positions["contracts"] > 0]
@@ -513,10 +586,28 @@ class _SheetWriter:
         self.orders(live, ok[~(ok["contracts"] > 0)], opened is not None and not opened.empty)
         if monitor is not None:
             self.open_hedge(monitor)
-        top = self.summary(plan)
-        if payoff is not None:
-            self.chart(payoff, top)
-        self.ladder_and_checklist(ladder)
+        totals = plan_totals(plan)
+        top = self.summary(plan, totals)
+        if self.compact:  # the payoff chart beside the summary, the funding chart beside the cost
+            if payoff is not None:
+                self.chart(payoff, top, CHART_COL, self.last_col)
+            self.row = max(self.row, top + CHART_ROWS)
+            self.keep_together(top - 1, self.row - 1, paper, landscape)
+            top = self.cost(plan, totals)
+            if not funding.empty:  # room for the chart's legend, one line per contract
+                self.row = max(self.row, top + CHART_ROWS - 4 + len(funding.columns))
+                self.keep_together(top - 1, self.row - 1, paper, landscape)
+            self.funding_chart(funding, top, CHART_COL, self.last_col, self.row - top)
+            self.ladder_and_checklist(ladder)
+        else:  # the summary and the cost side by side, then the charts side by side
+            self.cost(plan, totals, row=top - 1)
+            if payoff is not None:
+                top = self.row + 1
+                self.chart(payoff, top, 1, CHART_COL - 1)
+                self.funding_chart(funding, top, CHART_COL, self.last_col, CHART_ROWS)
+                self.row = top + CHART_ROWS
+                self.keep_together(top - 1, self.row - 1, paper, landscape)
+            self.ladder_and_checklist(ladder)
         self.warnings(plan)
         self.errors(plan[plan["error"] != ""])
         self.unwind(live, opened)
@@ -540,9 +631,8 @@ class _SheetWriter:
                       f"the last good prices are used. {'; '.join(stale)}", bold=True,
                       font_color=RED)
 
-    def summary(self, plan: pd.DataFrame) -> int:
+    def summary(self, plan: pd.DataFrame, totals: pd.Series) -> int:
         """Key figures: labels in B, values in D. Returns the first row (the chart's top)."""
-        totals = plan_totals(plan)
         top = self.section(SECTIONS["summary"], 0, CHART_COL - 1) + 1
         figures: list[tuple[str, float, str]] = [
             (LABELS["holdings"], totals["holdings"], FMT_COUNT),
@@ -558,13 +648,9 @@ class _SheetWriter:
         figures += [
             (LABELS["margin_usd"], totals["margin_usd"], FMT_USD),
             (LABELS["funding_per_day_usd"], totals["funding_per_day_usd"], FMT_USD_SIGNED),
-            (LABELS["funding_30d_usd"], totals["funding_per_day_usd"] * 30, FMT_USD_SIGNED),
             (LABELS["fee_to_open_usd"], totals["fee_to_open_usd"], FMT_USD),
             (LABELS["nearest_liquidation_distance"], totals["nearest_liquidation_distance"],
              FMT_DIST),
-            (f"{LABELS['hedge_cost_usd']}, {totals['hedge_days']:g} days",
-             totals["hedge_cost_usd"], FMT_USD_SIGNED),
-            (LABELS["sell_cost_usd"], totals["sell_cost_usd"], FMT_USD),
         ]
         row = top
         for label, value, num_format in figures:
@@ -586,11 +672,34 @@ class _SheetWriter:
                       "errors (listed below): fix them and make the sheet again.", 1,
                       CHART_COL - 1)
             row += 1
-        self.row = max(row, top + CHART_ROWS)
+        self.row = row
         return top
 
-    def chart(self, payoff: pd.DataFrame, top: int) -> None:
-        """Unhedged vs hedged value across moves: data in N..P, the chart right of the summary."""
+    def keep_together(self, first: int, last: int, paper: int, landscape: bool) -> None:
+        """A page break before row ``first`` when rows ``first..last`` (a band with a chart:
+        a chart cut by the end of a page is unreadable) would straddle the end of a page, as
+        estimated from the paper, the margins, the scale that fits the columns to its width and
+        the rows' heights."""
+        width, height = PAPER_INCHES[paper]
+        if landscape:
+            width, height = height, width
+        sheet = sum(_col_px(w) for w in self.widths) * 0.75  # points
+        scale = min(1.0, (width - 0.8) * 72 / sheet)
+        room = (height - 1.1) * 72 / scale * 0.97  # margins 0.5 + 0.6 in; a little to spare
+
+        def tall(row: int) -> float:
+            return self.heights.get(row, 15.0)
+
+        used = 0.0
+        for row in range(max([0, *(b for b in self.breaks if b <= first)]), first):
+            used = used + tall(row) if used + tall(row) <= room else tall(row)
+        band = sum(tall(row) for row in range(first, last + 1))
+        if used + band > room >= band and used > 0:
+            self.breaks.append(first)
+
+    def chart(self, payoff: pd.DataFrame, top: int, first: int, through: int) -> None:
+        """Unhedged vs hedged value across moves: data outside the print area, the chart over
+        columns ``first..through`` from the row above ``top``."""
         data = self.data_col
         self.text(0, data, SECTIONS["chart_data"], bold=True)
         self.header(1, CHART_HEADERS, data)
@@ -623,9 +732,137 @@ class _SheetWriter:
         })
         chart.set_legend({"position": "bottom", "font": {"size": 9}})
         chart.set_chartarea({"border": {"color": "#808080"}})
-        width = sum(_col_px(w) for w in self.widths[CHART_COL:]) - 4
+        width = sum(_col_px(w) for w in self.widths[first:through + 1]) - 4
         chart.set_size({"width": width, "height": CHART_ROWS * ROW_PX + 14})
-        self.ws.insert_chart(top - 1, CHART_COL, chart,
+        self.ws.insert_chart(top - 1, first, chart,
+                             {"x_offset": 2, "y_offset": 6, "object_position": 3})
+
+    def cost(self, plan: pd.DataFrame, totals: pd.Series, row: int = -1) -> int:
+        """The cost of this hedge over the horizon, at today's funding rates and at the 30-day
+        average, against selling and buying back: landscape right of the summary (from its
+        title ``row``), portrait under it. Returns the block's first row."""
+        label, today, average = COMPACT_COST_COLUMNS if self.compact else COST_COLUMNS
+        last = CHART_COL - 1 if self.compact else self.last_col
+        top = self.section(SECTIONS["cost"], 0 if self.compact else label, last, row=row) + 1
+        r = top
+        if math.isnan(totals["hedge_days"]):
+            self.note(r, "No holding could be planned: no cost.", label, last)
+            self.row = max(self.row, r + 1)
+            return top
+        cell: dict[str, Any] = {"border": 1, "valign": "top"}
+        self.span(r, label, today - 1, COST_LABELS["hedge_days"], indent=1, **cell)
+        self.number(r, today, totals["hedge_days"], _contracts_format(totals["hedge_days"]),
+                    through=last, **cell)
+        r += 1
+        for first, end, heading in ((today, average - 1, COST_HEADERS[0]),
+                                    (average, last, COST_HEADERS[1])):
+            self.span(r, first, end, heading, bold=True, bg_color=GREY, **cell)
+        r += 1
+        known = not math.isnan(totals["hedge_cost_avg_usd"])
+        sell = totals["sell_cost_usd"]
+
+        def cheaper(cost: float) -> str:
+            return "n/a" if math.isnan(cost) else "hedging" if cost <= sell else "selling"
+
+        lines: list[tuple[str, float | str, float | str, str]] = [
+            ("funding", totals["funding_horizon_usd"], totals["funding_horizon_avg_usd"],
+             FMT_USD_SIGNED),
+            ("fees", totals["fees_usd"], totals["fees_usd"], FMT_USD),
+            ("cost", totals["hedge_cost_usd"], totals["hedge_cost_avg_usd"], FMT_USD_SIGNED),
+            ("annual", totals["hedge_cost_annual"], totals["hedge_cost_avg_annual"],
+             "+0.00%;-0.00%;0.00%"),
+            ("sell", sell, sell, FMT_USD),
+            ("cheaper", cheaper(totals["hedge_cost_usd"]), cheaper(totals["hedge_cost_avg_usd"]),
+             ""),
+            ("break_even", totals["break_even_days"], totals["break_even_avg_days"], "#,##0.0"),
+        ]
+        first_line = r
+        for key, now, at_average, num_format in lines:
+            self.span(r, label, today - 1, COST_LABELS[key], indent=1, **cell)
+            self.figure(r, today, average - 1, now, num_format, **cell)
+            if known:
+                self.figure(r, average, last, at_average, num_format, **cell)
+            r += 1
+        if not known:  # one cell down the average's column says why it is empty
+            hedged = int(((plan["error"] == "") & (plan["hedged_usd"] > 0)).sum())
+            missing = int(totals["funding_avg_missing"])
+            why = NO_HISTORY if missing >= hedged else (
+                f"no history for {missing} of {hedged} holdings: refresh from a live source")
+            self.ws.merge_range(first_line, average, r - 1, last, why, self.fmt(
+                border=1, italic=True, text_wrap=True, align="center", valign="vcenter",
+                font_size=9))
+        days = plan.loc[plan["error"] == "", "hedge_days"]
+        horizons = (f" Holdings with their own Hedge Days: {days.min():g} to {days.max():g} "
+                    "days; the horizon shown is the longest." if days.min() < days.max() else "")
+        for note in ("Cost: the fees to open and close less the funding received (below 0: a "
+                     "gain)." + horizons, "Break-even: the horizon at which hedging and selling "
+                     "cost the same."):
+            self.note(r, note, label, last)
+            r += 1
+        self.span(r, label, last, TAX_REMARK, bold=True)
+        self.row = max(self.row, r + 1)
+        return top
+
+    def figure(self, row: int, first: int, last: int, value: float | str, num_format: str,
+               **props: Any) -> None:
+        """A figure of the cost block across columns ``first..last``: a number, or a word."""
+        if isinstance(value, str):
+            self.span(row, first, last, value, align="right", **props)
+        else:
+            self.number(row, first, value, num_format, through=last, **props)
+
+    def funding_chart(self, funding: pd.DataFrame, top: int, first: int, last: int,
+                      rows: int) -> None:
+        """Each planned contract's funding per UTC day, annualised (:func:`funding_by_day`):
+        data outside the print area, a line per contract over columns ``first..last`` from the
+        row above ``top``, ``rows`` rows high; without history, a one-line note."""
+        if funding.empty:
+            self.span(top, first, last, NO_FUNDING_CHART, italic=True, font_size=9, indent=1)
+            return
+        data = self.funding_col
+        self.text(0, data, SECTIONS["funding_data"], bold=True)
+        self.header(1, ["Day (UTC)", *(str(c) for c in funding.columns)], data)
+        day_format = self.fmt(num_format="yyyy-mm-dd")
+        for i, (day, values) in enumerate(funding.iterrows(), start=2):
+            self.ws.write_datetime(i, data, pd.Timestamp(str(day)).to_pydatetime(), day_format)
+            for col, value in enumerate(values, start=data + 1):
+                if math.isfinite(float(value)):
+                    self.number(i, col, value, FMT_PCT)
+        end = 1 + len(funding)
+        chart = self.workbook.add_chart({"type": "line"})
+        assert chart is not None
+        for i in range(len(funding.columns)):
+            colour = FUNDING_COLOURS[i % len(FUNDING_COLOURS)]
+            col = data + 1 + i
+            few = len(funding) < 10  # a line needs two points: markers show lone days
+            chart.add_series({
+                "name": [SHEET_NAME, 1, col],
+                "categories": [SHEET_NAME, 2, data, end, data],
+                "values": [SHEET_NAME, 2, col, end, col],
+                "line": {"color": colour, "width": 1.75},
+                "marker": {"type": "circle", "size": 5, "border": {"color": colour},
+                           "fill": {"color": colour}} if few else {"type": "none"},
+            })
+        chart.show_blanks_as("gap")
+        grid = {"visible": True, "line": {"color": "#E0E0E0"}}
+        chart.set_title({"name": FUNDING_TITLE, "name_font": {"size": 11, "bold": True}})
+        span = (funding.index.max() - funding.index.min()).days
+        chart.set_x_axis({
+            "date_axis": True, "num_format": "d mmm", "num_font": {"size": 8, "rotation": 0},
+            "label_position": "low",
+            "major_unit": max(1, math.ceil(span / 6)), "major_unit_type": "days",
+        })
+        chart.set_y_axis({
+            "name": "% a year (+: shorts receive)", "num_format": "0%",
+            "major_gridlines": grid, "num_font": {"size": 8},
+            "name_font": {"size": 9, "bold": False},
+        })
+        chart.set_legend({"position": "bottom", "font": {"size": 9}})
+        chart.set_chartarea({"border": {"color": "#808080"}})
+        width = sum(_col_px(w) for w in self.widths[first:last + 1]) - 4
+        height = sum(round(self.heights.get(r, 15.0) * 4 / 3) for r in range(top - 1, top + rows))
+        chart.set_size({"width": width, "height": max(height - 12, 8 * ROW_PX)})
+        self.ws.insert_chart(top - 1, first, chart,
                              {"x_offset": 2, "y_offset": 6, "object_position": 3})
 
     def ladder_and_checklist(self, ladder: pd.DataFrame | None) -> None:
@@ -824,6 +1061,8 @@ class _SheetWriter:
             ws.set_portrait()
         ws.set_paper(paper)
         ws.fit_to_pages(1, 0)
+        if self.breaks:
+            ws.set_h_pagebreaks(sorted(self.breaks))
         ws.print_area(0, 0, self.row - 1, self.last_col)
         ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.6)
         ws.set_footer(

@@ -699,18 +699,50 @@ def _wallet(account: str, exchange: str, settle: str) -> str:
 
 
 def plan_totals(plan: pd.DataFrame) -> pd.Series:
-    """Totals of a plan: values in USD, coverage, the nearest liquidation, counts."""
+    """Totals of a plan: values in USD, coverage, the nearest liquidation, counts.
+
+    The cost of the hedge over the horizon, at today's funding and at the 30-day average
+    (``..._avg_...``: NaN when a hedged row has no average, i.e. no funding history;
+    ``funding_avg_missing`` counts those rows): funding, cost (fees less funding), the cost as a
+    yearly share of the hedged notional (each row's cost x 365 / its horizon, summed, over the
+    hedged USD) and the break-even horizon in days, where hedging and selling cost the same (fees
+    and selling do not grow with the horizon, funding does; inf: the cheaper stays the cheaper).
+    """
     ok = plan[plan["error"] == ""]
     exposure = float(ok["exposure_usd"].sum())
     distances = ok["liquidation_distance"].replace(np.inf, np.nan).dropna()
+    hedged = ok["hedged_usd"] > 0
+    missing = float((hedged & ok["funding_avg_annual"].isna()).sum())
+    known = missing == 0 and len(ok) > 0
+    fees = float(ok["fee_to_open_usd"].sum() + ok["fee_to_close_usd"].sum())
+    sell = float(ok["sell_cost_usd"].sum())
+    hedged_usd = float(ok["hedged_usd"].sum())
+
+    def yearly(cost: pd.Series) -> float:
+        per_year = (cost * 365.0 / ok["hedge_days"].where(ok["hedge_days"] > 0))[hedged]
+        return (float(per_year.sum()) / hedged_usd if hedged_usd > 0 and per_year.notna().all()
+                else np.nan)
+
+    def break_even(per_day: float) -> float:
+        if not len(ok) or np.isnan(per_day):
+            return np.nan
+        with np.errstate(divide="ignore", invalid="ignore"):
+            days = np.float64(fees - sell) / np.float64(per_day)
+        return float(days) if np.isfinite(days) and days >= 0 else np.inf
+
+    def at_average(name: str) -> float:
+        return float(ok[name].where(hedged, 0.0).sum()) if known else np.nan
+
+    average_per_day = float((ok["hedged_usd"] * ok["funding_avg_annual"]).where(
+        hedged, 0.0).sum()) / 365.0 if known else np.nan
     return pd.Series(
         {
             "holdings": float(len(plan)),
             "errors": float((plan["error"] != "").sum()),
             "notional_usd": float(ok["notional_usd"].sum()),
             "exposure_usd": exposure,
-            "hedged_usd": float(ok["hedged_usd"].sum()),
-            "coverage": float(ok["hedged_usd"].sum()) / exposure if exposure > 0 else np.nan,
+            "hedged_usd": hedged_usd,
+            "coverage": hedged_usd / exposure if exposure > 0 else np.nan,
             "net_delta_usd": float(ok["net_delta_usd"].sum()),
             "margin_usd": float((margin_by_coin(plan) * _usd_per_settle(ok).groupby(
                 ok["settle"]).first()).sum()),
@@ -718,10 +750,17 @@ def plan_totals(plan: pd.DataFrame) -> pd.Series:
             "fee_to_open_usd": float(ok["fee_to_open_usd"].sum()),
             "nearest_liquidation_distance": float(distances.min()) if len(distances) else np.inf,
             "funding_horizon_usd": float(ok["funding_horizon_usd"].sum()),
-            "fees_usd": float(ok["fee_to_open_usd"].sum() + ok["fee_to_close_usd"].sum()),
+            "fees_usd": fees,
             "hedge_cost_usd": float(ok["hedge_cost_usd"].sum()),
-            "sell_cost_usd": float(ok["sell_cost_usd"].sum()),
+            "sell_cost_usd": sell,
             "hedge_days": float(ok["hedge_days"].max()) if len(ok) else np.nan,
+            "funding_horizon_avg_usd": at_average("funding_horizon_avg_usd"),
+            "hedge_cost_avg_usd": at_average("hedge_cost_avg_usd"),
+            "funding_avg_missing": missing,
+            "hedge_cost_annual": yearly(ok["hedge_cost_usd"]),
+            "hedge_cost_avg_annual": yearly(ok["hedge_cost_avg_usd"]) if known else np.nan,
+            "break_even_days": break_even(float(ok["funding_per_day_usd"].sum())),
+            "break_even_avg_days": break_even(average_per_day),
         }
     )
 

@@ -112,15 +112,42 @@ def totals_text(plan: pd.DataFrame) -> str:
 
 
 def cost_text(t: pd.Series) -> str:
-    """The cost of the insurance over the horizon, against selling and buying back."""
+    """The cost of the insurance over the horizon (``plan_totals``), at today's funding and at
+    the 30-day average where known, against selling and buying back."""
     if math.isnan(t["hedge_days"]):
         return "Cost of the hedge: nothing planned"
-    cheaper = "hedging" if t["hedge_cost_usd"] <= t["sell_cost_usd"] else "selling"
-    return (f"Over {t['hedge_days']:g} days: funding {t['funding_horizon_usd']:+,.2f} USD at "
-            f"today's rates, fees to open and close {t['fees_usd']:,.2f} USD: the hedge costs "
-            f"{t['hedge_cost_usd']:,.2f} USD; selling and buying back instead "
-            f"{t['sell_cost_usd']:,.2f} USD: {cheaper} is cheaper (a sale may be a taxable "
-            "event where a hedge may not be)")
+    known = not math.isnan(t["hedge_cost_avg_usd"])
+
+    def yearly(value: float, of: str = " of the hedged notional") -> str:
+        return "" if math.isnan(value) else f" ({value:+.2%} a year{of})"
+
+    def cheaper(cost: float) -> str:
+        return "hedging" if cost <= t["sell_cost_usd"] else "selling"
+
+    def even(days: float) -> str:
+        return "never" if math.isinf(days) else f"{days:,.1f} days"
+
+    if known:
+        funding = f"{t['funding_horizon_avg_usd']:+,.2f} USD at the 30-day average"
+        cost = (f"{t['hedge_cost_avg_usd']:+,.2f} USD{yearly(t['hedge_cost_avg_annual'], '')} "
+                "at the 30-day average")
+        verdict = (f"{cheaper(t['hedge_cost_usd'])} is cheaper at today's rates, "
+                   f"{cheaper(t['hedge_cost_avg_usd'])} at the 30-day average (break-even: "
+                   f"{even(t['break_even_days'])}; at the average "
+                   f"{even(t['break_even_avg_days'])})")
+    else:
+        funding = "30-day average: no history: refresh from a live source"
+        cost = "30-day average not known"
+        verdict = (f"{cheaper(t['hedge_cost_usd'])} is cheaper at today's rates (break-even: "
+                   f"{even(t['break_even_days'])})")
+    return "\n".join([
+        f"Over {t['hedge_days']:g} days: funding {t['funding_horizon_usd']:+,.2f} USD at "
+        f"today's rates, {funding}; fees to open and close {t['fees_usd']:,.2f} USD",
+        f"Hedge cost (fees less funding): {t['hedge_cost_usd']:+,.2f} USD"
+        f"{yearly(t['hedge_cost_annual'])} at today's rates; {cost}",
+        f"Selling and buying back instead: {t['sell_cost_usd']:,.2f} USD: {verdict}; a sale may "
+        "be a taxable event where a hedge may not be",
+    ])
 
 
 def monitor_text(monitor: pd.DataFrame, min_distance: float) -> str:
