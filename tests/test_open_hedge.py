@@ -150,3 +150,20 @@ def test_positions_from_a_csv_file(book: Path, tmp_path: Path) -> None:
     # 1.5 x 95,000 = 142,500 USD less the short's loss 100,000 (1 - 95,000/61,000) =
     # 55,737.70 USD: 86,762.30 USD, 868 contracts of 100 USD
     assert rows["Target Contracts"].iloc[0] == 868
+
+
+def test_funding_to_date_estimated_from_the_workbook_history(book: Path, capsys) -> None:
+    from datetime import datetime
+
+    table = xlsxtable.read_table(book, "Positions").astype(object)
+    table.loc[0, "Opened"] = datetime(2026, 11, 1)
+    xlsxtable.update_columns(book, "Positions", table, ["Opened"], backup=False)
+    history = pd.DataFrame({"Contract": [BTC] * 3, "Time (UTC)": [
+        datetime(2026, 10, 31, 16), datetime(2026, 11, 1, 8), datetime(2026, 11, 1, 16)],
+        "Rate": [0.001, 0.0001, 0.0002]})
+    xlsxtable.update_columns(book, "Funding", history, list(history.columns), backup=False)
+    assert main(["status", str(book)]) == 0
+    out = capsys.readouterr().out
+    assert "funding estimated from the public rates" in out
+    # after the opening only: (0.0001 + 0.0002) x 90,000 USD / 95,000 = 0.00028421 BTC
+    assert "funding so far +0.00028421" in out

@@ -31,15 +31,6 @@ from xlhedge.sources import (
 
 DATA = Path(__file__).parent / "data" / "ccxt"
 NOV22 = datetime(2026, 11, 22, tzinfo=UTC)
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-PROXY_VARIABLES = (
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-)
 
 
 def _progress() -> tuple[list[tuple[int, int]], Progress]:

@@ -19,8 +19,8 @@ from xlhedge.excel.workbook import (
     xlwings_conf,
 )
 
-REQUIRED_SHEETS = ["Read Me", "Inventory", "Positions", "Calculator", "Scenarios", "Contracts",
-                   "Settings", "xlwings.conf"]
+REQUIRED_SHEETS = ["Read Me", "Inventory", "Positions", "Funding", "Calculator", "Scenarios",
+                   "Contracts", "Settings", "xlwings.conf"]
 
 
 @pytest.fixture(scope="module")

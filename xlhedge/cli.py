@@ -262,11 +262,15 @@ def _market_history(path: Path, settings: dict[str, str], registry: ContractRegi
 
 
 def _positions_tables(path: Path) -> dict[str, pd.DataFrame | None]:
-    """The workbook's Positions and Funding tables (None where it has none)."""
+    """The workbook's Positions table (None where it has none) and its funding history
+    (:func:`xlhedge.fundingtable.history_of`: empty without a Funding table)."""
     from xlhedge import xlsxtable
+    from xlhedge.fundingtable import TABLE_NAME as FUNDING
+    from xlhedge.fundingtable import history_of
     from xlhedge.openpositions import TABLE_NAME
 
-    return xlsxtable.read_tables(path, [TABLE_NAME, "Funding"])
+    tables = xlsxtable.read_tables(path, [TABLE_NAME, FUNDING])
+    return {TABLE_NAME: tables[TABLE_NAME], "Funding": history_of(tables[FUNDING])}
 
 
 def _open_positions(path: Path, inventory: pd.DataFrame, settings: dict[str, str],

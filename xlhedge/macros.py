@@ -168,7 +168,7 @@ def _refresh_positions(book: xw.Book, positions: pd.DataFrame, inventory: pd.Dat
     if read.error:
         book.app.alert(f"positions from {read.name} failed: {read.error}; the table keeps its "
                        "rows, marked stale", title="xlhedge")
-    funding = _table_frame(book, FUNDING_SHEET, ft.TABLE_NAME)
+    funding = ft.history_of(_table_frame(book, FUNDING_SHEET, ft.TABLE_NAME))
     table, _ = refresh_from(positions, plan_of(inventory, registry, plan_options(settings)),
                             registry, read, marks=source_marks(positions, source, registry),
                             options=monitor_options(settings), funding_history=funding,
@@ -184,6 +184,7 @@ def make_hedge_sheet() -> None:
     settings, registry, inventory = _context(book)
     path = make_sheet_file(inventory, settings, registry, Path(book.fullname), now_utc(),
                            positions=_table_frame(book, POSITIONS_SHEET, POSITIONS_TABLE),
-                           funding_history=_table_frame(book, FUNDING_SHEET, ft.TABLE_NAME))
+                           funding_history=ft.history_of(
+                               _table_frame(book, FUNDING_SHEET, ft.TABLE_NAME)))
     sheet_book = book.app.books.open(str(path))
     sheet_book.to_pdf(str(path.with_suffix(".pdf")))

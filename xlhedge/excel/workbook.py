@@ -327,13 +327,12 @@ POSITION_ROWS = 12  # blank rows of the Positions table (a source that gives mor
 
 def _positions(sheet: Worksheet, fmt: Formats) -> None:
     top = INVENTORY_FIRST_ROW
-    sheet.write_string(0, 0, "Positions", fmt.title)
-    sheet.write_string(1, 0, "What is open on the exchange, one row per contract and account. "
-                       "Yellow columns: type them, or set Settings' Positions Source to read "
-                       "your account.", fmt.note)
-    sheet.write_string(2, 0, "Refresh fills the rest: PnL, the liquidation price of the margin "
-                       "posted, the margin to add and the adjustment back to the Inventory's "
-                       "plan. A blank Mark Price: the Inventory's.", fmt.note)
+    _heading(sheet, fmt, "Positions",
+             "What is open on the exchange, one row per contract and account. Yellow columns: "
+             "type them, or set Settings' Positions Source to read your account.",
+             "Refresh fills the rest: PnL, the liquidation price of the margin posted, the "
+             "margin to add and the adjustment back to the Inventory's plan. A blank Mark "
+             "Price: the Inventory's.")
     sheet.insert_button(0, 6, {"macro": "RefreshInventory", "caption": "Refresh",
                                "width": 150, "height": 32})
     frame = pd.DataFrame(None, index=range(POSITION_ROWS), columns=list(position_headings()))
@@ -352,16 +351,23 @@ def _positions(sheet: Worksheet, fmt: Formats) -> None:
     _print_wide(sheet, top)
 
 
+def _heading(sheet: Worksheet, fmt: Formats, title: str, *notes: str) -> None:
+    """A sheet's title and its notes, one line each, above its table."""
+    sheet.write_string(0, 0, title, fmt.title)
+    for row, note in enumerate(notes, start=1):
+        sheet.write_string(row, 0, note, fmt.note)
+
+
 def _funding(sheet: Worksheet, fmt: Formats) -> None:
     """Statistics per contract (left) and the funding history (right, growing downwards)."""
     top = INVENTORY_FIRST_ROW
-    sheet.write_string(0, 0, "Funding", fmt.title)
-    sheet.write_string(1, 0, "A live refresh (Price Source ccxt:EXCHANGE) adds the funding rates "
-                       "paid since the last one and keeps Settings' Funding Window of them; a "
-                       "source that fails keeps what is here.", fmt.note)
-    sheet.write_string(2, 0, "Yearly: the rates of the last 7, 30 or 90 days summed and scaled "
-                       "to a year (+ = shorts receive). Shorts Paid: the share of intervals in "
-                       "which the rate was negative.", fmt.note)
+    _heading(sheet, fmt, "Funding",
+             "A live refresh (Price Source ccxt:EXCHANGE) adds the funding rates paid since the "
+             "last one and keeps Settings' Funding Window of them; a source that fails keeps "
+             "what is here.",
+             "Yearly: the rates of the last 7, 30 or 90 days summed and scaled to a year (+ = "
+             "shorts receive). Shorts Paid: the share of intervals in which the rate was "
+             "negative.")
     symbols = [s.symbol for s in default_registry()]
     units = {"Last Rate": "rate", "Next Funding (UTC)": "date", "7d (yearly)": "percent",
              "30d (yearly)": "percent", "90d (yearly)": "percent", "Shorts Paid": "percent",
