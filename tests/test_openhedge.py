@@ -8,7 +8,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from xlhedge import InputError, funding_over, net_coin_delta, plan_hedge, rebalance_contracts
+from xlhedge import (
+    InputError,
+    funding_over,
+    liquidation_price,
+    margin_ratio,
+    margin_to_add,
+    net_coin_delta,
+    plan_hedge,
+    rebalance_contracts,
+)
 
 
 class TestNetCoinDelta:
@@ -126,3 +135,55 @@ class TestCostOfTheHedge:
                                         "Contract": "BINANCE:BTCUSD_PERP",
                                         "Hedge Days": 10}]), hedge_days=90).iloc[0]
         assert row["hedge_days"] == 10 and row["funding_horizon_usd"] == pytest.approx(180)
+
+
+class TestMarginRatio:
+    @pytest.mark.parametrize(("side", "n", "cv", "entry", "mark", "margin", "mmr", "expected"), [
+        # Binance COIN-M liquidation page: 100 BTCUSD at mark 25,000, tier 1: MM 0.0016 BTC;
+        # with 0.04 BTC of margin at the entry: 0.0016 / 0.04 = 4%
+        pytest.param("long", 100, 100, 25000, 25000, 0.04, 0.004, 0.04,
+                     id="binance-coin-m-liquidation-page-mm-0.0016"),
+        pytest.param("short", 600, 100, 60000, 60000, 0.5, 0.004, 0.008, id="short-at-entry"),
+        # short 600 x 100 at 60,000, mark 75,000: MM 0.004 x 0.8 = 0.0032, balance
+        # 0.5 - 0.2 = 0.3: 1.0667%
+        pytest.param("short", 600, 100, 60000, 75000, 0.5, 0.004, 0.0032 / 0.3,
+                     id="short-losing"),
+    ])
+    def test_values(self, side, n, cv, entry, mark, margin, mmr, expected):
+        assert margin_ratio(side, n, cv, entry, mark, margin, mmr) == pytest.approx(expected)
+
+    def test_no_balance_left_is_inf(self):
+        assert margin_ratio("short", 600, 100, 60000, 120000, 0.2, 0.004) == np.inf
+
+    def test_broadcasts_over_marks(self):
+        got = margin_ratio("short", 600, 100, 60000, np.array([60000.0, 75000.0]), 0.5, 0.004)
+        assert np.allclose(got, [0.008, 0.0032 / 0.3])
+
+
+class TestMarginToAdd:
+    def test_short_issue_example(self):
+        # 600 x 100 at 60,000 with 0.2338461538 BTC; mark 70,000: liquidation at 91,000 needs
+        # 0.004 x 60,000/91,000 + 60,000 (1/60,000 - 1/91,000) = 0.34329670 BTC
+        assert margin_to_add("short", 600, 100, 60000, 70000, 0.2338461538, 0.004) == \
+            pytest.approx(0.34329670 - 0.2338461538, abs=1e-8)
+
+    def test_enough_margin_adds_nothing(self):
+        assert margin_to_add("short", 600, 100, 60000, 60000, 1.0, 0.004) == 0.0
+
+    def test_long_keeps_liquidation_below(self):
+        # long 1,000 x 1 USD at 5,000 (Bybit), mark 5,000, 30% below: 3,500;
+        # M = 0.005 x 1,000/3,500 - 1,000 (1/5,000 - 1/3,500) = 0.00142857 + 0.08571429
+        assert margin_to_add("long", 1000, 1, 5000, 5000, 0.0, 0.005) == pytest.approx(
+            0.00142857 + 0.08571429, abs=1e-8)
+
+    @given(entry=st.floats(1000, 200000), mark=st.floats(0.5, 1.5), margin=st.floats(0, 2),
+           distance=st.floats(0.05, 0.9))
+    def test_after_adding_liquidation_is_at_least_that_far(self, entry, mark, margin,
+                                                           distance):
+        p = entry * mark
+        add = margin_to_add("short", 600, 100, entry, p, margin, 0.004,
+                            min_distance=distance)
+        liq = liquidation_price("short", 600, 100, entry, margin + add, 0.004)
+        assert liq >= p * (1 + distance) * (1 - 1e-9)
+        if add > 0:  # not more than needed: exactly there
+            assert liq == pytest.approx(p * (1 + distance), rel=1e-7)

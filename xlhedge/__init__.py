@@ -36,7 +36,7 @@ if TYPE_CHECKING:
         position_value,
         tiered_liquidation_price,
     )
-    from xlhedge.openhedge import net_coin_delta, rebalance_contracts
+    from xlhedge.openhedge import margin_ratio, margin_to_add, net_coin_delta, rebalance_contracts
     from xlhedge.plan import plan_hedge, plan_totals, scenario_summary, scenario_table
     from xlhedge.pnl import average_entry_price, inverse_pnl, linear_pnl, roi, target_price
     from xlhedge.scenarios import DEFAULT_MOVES, hedge_scenarios
@@ -48,7 +48,8 @@ _HOMES = {
     "xlhedge.contracts": ("ContractRegistry", "ContractSpec", "MarginTier", "default_registry",
                           "get_contract"),
     "xlhedge.costs": ("annualised_funding", "funding_over", "funding_payment", "trading_fee"),
-    "xlhedge.openhedge": ("net_coin_delta", "rebalance_contracts"),
+    "xlhedge.openhedge": ("margin_ratio", "margin_to_add", "net_coin_delta",
+                          "rebalance_contracts"),
     "xlhedge.crosshedge": ("dollar_offset", "hedge_effectiveness", "is_highly_effective",
                            "min_variance_hedge_ratio"),
     "xlhedge.errors": ("InputError", "UnknownContractError", "XlhedgeError"),
@@ -100,6 +101,8 @@ __all__ = [
     "liquidation_price",
     "maintenance_margin",
     "margin_for_liquidation",
+    "margin_ratio",
+    "margin_to_add",
     "min_variance_hedge_ratio",
     "net_coin_delta",
     "plan_hedge",

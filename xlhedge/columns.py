@@ -228,7 +228,8 @@ POSITION_COLUMNS: tuple[Column, ...] = (
     Column("upnl_usd", "Unrealised PnL (USD)", "usd", "computed", total=True, faces=_OPEN),
     Column("liquidation_price", "Liq. Price", "price", "computed", faces=_OPEN),
     Column("liquidation_distance", "Liq. Distance", "distance", "computed", faces=_OPEN),
-    Column("margin_ratio", "Margin Ratio", "percent", "computed", faces=_OPEN),
+    Column("margin_ratio", "Margin Ratio", "percent", "computed", faces=_OPEN,
+           never="liquidated"),  # no margin balance left
     Column("target_contracts", "Target Contracts", "count", "computed", faces=_OPEN),
     Column("drift", "Drift", "distance", "computed", faces=_OPEN),
     Column("adjust", "Adjust", role="computed", faces=_OPEN, min_width=12),

@@ -22,10 +22,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from xlhedge import crosshedge, margin, sizing
+from xlhedge import crosshedge, margin, openhedge, sizing
 from xlhedge.columns import POSITION_COLUMNS, column_key, is_blank
 from xlhedge.contracts import ContractRegistry, ContractSpec, default_registry
-from xlhedge.errors import InputError
 
 __all__ = ["REBALANCE_BAND", "alerts", "monitor_positions", "normalise_positions"]
 
@@ -244,22 +243,17 @@ def _liquidation(row: _Row, others: tuple[float, float]) -> float:
 
 
 def _margin_to_add(row: _Row, others: tuple[float, float], min_distance: float) -> float:
-    """Coin to add so that a short's liquidation lies ``min_distance`` above the mark."""
-    if not row.short or math.isnan(row.margin) or min_distance <= 0:
+    """Coin to add so that liquidation lies ``min_distance`` beyond the mark
+    (:func:`~xlhedge.openhedge.margin_to_add`); a cross wallet also carries its other
+    positions' maintenance margin less their unrealised PnL."""
+    if math.isnan(row.margin) or min_distance <= 0:
         return 0.0
-    target = row.mark * (1.0 + min_distance)
-    if target <= row.entry:  # the short is so far in profit that no margin is at risk there
-        return 0.0
-    mmr, amount = _tier(row, target)
-    try:
-        needed = float(margin.margin_for_liquidation(
-            "short", row.contracts, row.spec.contract_value, row.entry, target, mmr, amount,
-            row.spec.contract_type))
-    except InputError:  # the target lies nearer than any margin can push liquidation
-        return 0.0
-    if row.mode == "cross":
-        needed += others[0] - others[1]
-    return max(0.0, needed - row.margin)
+    mmr, amount = _tier(row, row.mark * (1.0 + (min_distance if row.short else -min_distance)))
+    backing = row.margin - (others[0] - others[1] if row.mode == "cross" else 0.0)
+    add = float(openhedge.margin_to_add(
+        "short" if row.short else "long", row.contracts, row.spec.contract_value, row.entry,
+        row.mark, max(backing, 0.0), mmr, amount, min_distance, row.spec.contract_type))
+    return add + max(-backing, 0.0)
 
 
 def _target(row: _Row, upnl: float, plan: pd.DataFrame) -> tuple[float, float, float]:
@@ -290,8 +284,10 @@ def _figures(row: _Row, rows: Mapping[Any, _Row], plan: pd.DataFrame, band: floa
     others = _wallet_others(row, rows)
     liq = _liquidation(row, others)
     mmr, amount = _tier(row, row.mark)
-    maintenance = mmr * _value(row, row.mark) - amount
-    balance = row.margin + upnl + (others[1] if row.mode == "cross" else 0.0)
+    ratio = math.nan if math.isnan(row.margin) else float(openhedge.margin_ratio(
+        "short" if row.short else "long", row.contracts, row.spec.contract_value, row.entry,
+        row.mark, max(row.margin + (others[1] if row.mode == "cross" else 0.0), 0.0), mmr,
+        amount, row.spec.contract_type))
     target, _, coins = _target(row, upnl, plan)
     held = row.contracts if row.short else -row.contracts
     adjust = target - held
@@ -312,7 +308,7 @@ def _figures(row: _Row, rows: Mapping[Any, _Row], plan: pd.DataFrame, band: floa
         "mark_price": row.mark, "funding_to_date": funding, "funding_estimated": estimated,
         "upnl_coin": upnl, "upnl_usd": upnl * usd, "liquidation_price": liq,
         "liquidation_distance": distance,
-        "margin_ratio": maintenance / balance if balance > 0 else math.nan,
+        "margin_ratio": ratio,
         "target_contracts": target, "drift": drift,
         "adjust": _adjust_text(adjust, spec), "adjust_contracts": adjust, "add_margin": add,
         "dollar_offset": offset, "close_result_coin": result, "close_result_usd": result * usd,

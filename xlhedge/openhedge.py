@@ -1,5 +1,6 @@
-"""An open hedge: how far the book has drifted from its target, and the order that brings it
-back (an inverse short on the coin held; cross-hedges are not covered here yet).
+"""An open hedge: how far the book has drifted from its target and the order that brings it back
+(an inverse short on the coin held; :mod:`xlhedge.monitor` does the whole book, cross-hedges
+included), its margin ratio, and the margin that keeps its liquidation far enough.
 
 ``N`` is the open short's USD notional (contracts x contract value), ``E`` its average entry
 (harmonic), ``P`` the mark and ``coins`` every coin of the asset the user owns, the exchange wallet
@@ -13,8 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from xlhedge import inputs
-from xlhedge.inputs import ArrayLike
+from xlhedge import margin as margin_module
+from xlhedge.inputs import ArrayLike, FloatArray, SideLike
 from xlhedge.sizing import round_to_lot
 
 
@@ -65,3 +69,65 @@ def rebalance_contracts(coins: ArrayLike, contracts: ArrayLike, contract_value: 
     value = c + notional * (1.0 / p - 1.0 / e)
     usd = p * (delta - (1.0 - h) * value)
     return inputs.result(round_to_lot(usd / cv, lot) + 0.0, coins, contracts, price)
+
+
+def _equity_terms(side: SideLike, contracts: ArrayLike, contract_value: ArrayLike,
+                  entry_price: ArrayLike, margin: ArrayLike, mmr: ArrayLike,
+                  maintenance_amount: ArrayLike, contract_type: str, price: FloatArray,
+                  ) -> tuple[FloatArray, ...]:
+    """(side, margin, maintenance margin at ``price``, unrealised PnL at ``price``), broadcast:
+    inverse ``MM = mmr N/P - cum``, ``PnL = s N (1/E - 1/P)``; linear ``MM = mmr q P - cum``,
+    ``PnL = s q (P - E)``."""
+    s, q, entry, m_, mmr_, cum, p = margin_module._position(
+        side, contracts, contract_value, entry_price, margin, mmr, maintenance_amount,
+        price=price)
+    if inputs.contract_type(contract_type) == "inverse":
+        return s, m_, mmr_ * q / p - cum, s * q * (1.0 / entry - 1.0 / p)
+    return s, m_, mmr_ * q * p - cum, s * q * (p - entry)
+
+
+def margin_ratio(side: SideLike, contracts: ArrayLike, contract_value: ArrayLike,
+                 entry_price: ArrayLike, mark_price: ArrayLike, margin: ArrayLike,
+                 mmr: ArrayLike, maintenance_amount: ArrayLike = 0.0,
+                 contract_type: str = "inverse") -> Any:
+    """Binance's Margin Ratio: the maintenance margin over the margin balance (margin plus
+    unrealised PnL) at the mark; 100% is liquidation, ``inf`` where the balance is gone.
+
+    Short 600 x 100 USD at 60,000 with 0.5 BTC, MMR 0.4%, mark 60,000: 0.004 / 0.5 = 0.8%.
+
+    >>> margin_ratio("short", 600, 100, 60000, 60000, 0.5, 0.004)
+    0.008
+    """
+    p = inputs.number("mark_price", mark_price, gt=0)
+    _, m_, mm, pnl = _equity_terms(side, contracts, contract_value, entry_price, margin, mmr,
+                                   maintenance_amount, contract_type, p)
+    balance = m_ + pnl
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(balance > 0, mm / np.where(balance > 0, balance, 1.0), np.inf)
+    return inputs.result(ratio, contracts, mark_price, margin, side, allow_inf=True)
+
+
+def margin_to_add(side: SideLike, contracts: ArrayLike, contract_value: ArrayLike,
+                  entry_price: ArrayLike, mark_price: ArrayLike, margin: ArrayLike,
+                  mmr: ArrayLike, maintenance_amount: ArrayLike = 0.0,
+                  min_distance: ArrayLike = 0.30, contract_type: str = "inverse") -> Any:
+    """Isolated margin to add so that liquidation lies ``min_distance`` beyond the mark (above it
+    for a short, below for a long): the margin :func:`xlhedge.margin.margin_for_liquidation`
+    gives for that price, less the margin posted; 0 where it is enough. ``mmr`` and
+    ``maintenance_amount`` are those of the tier at that price.
+
+    Short 600 x 100 USD at 60,000 with 0.2338461538 BTC, mark 70,000: liquidation 30% above is
+    91,000, which takes ``0.004 x 60,000/91,000 + 60,000 (1/60,000 - 1/91,000)`` = 0.3432967 BTC.
+
+    >>> round(margin_to_add("short", 600, 100, 60000, 70000, 0.2338461538, 0.004), 8)
+    0.10945055
+    """
+    p = inputs.number("mark_price", mark_price, gt=0)
+    d = inputs.number("min_distance", min_distance, ge=0, lt=1)
+    s = inputs.side("side", side)
+    target = p * (1.0 - s * d)
+    _, m_, mm, pnl = _equity_terms(side, contracts, contract_value, entry_price, margin, mmr,
+                                   maintenance_amount, contract_type, target)
+    needed = mm - pnl  # the margin whose equity at the target is its maintenance margin
+    return inputs.result(np.maximum(needed - m_, 0.0) + 0.0, contracts, mark_price, margin,
+                         side)
