@@ -257,6 +257,53 @@ def HEDGE_EFFECTIVENESS(spot_prices: Any, hedge_prices: Any) -> Any:
     return core.hedge_effectiveness(spot_prices, hedge_prices)
 
 
+_OPEN_DOCS = {"coins": "Coins of the asset you own, the exchange wallet included",
+              "entry_price": "Average entry of the open position", "mark_price": "Mark price now",
+              "price": "Price now", "margin": "Isolated margin (coin), or the cross wallet",
+              "min_distance": "How far beyond the mark liquidation must stay; default 0.3"}
+
+
+@udf(ranges=("coins", "contracts", "contract_value", "entry_price"), docs=_OPEN_DOCS)
+def NET_COIN_DELTA(coins: Any, contracts: Any, contract_value: Any, entry_price: Any) -> Any:
+    """Coins owned less those an open inverse short has locked (coins - N/E)."""
+    return core.net_coin_delta(coins, contracts, contract_value, entry_price)
+
+
+@udf(ranges=("coins", "contracts", "contract_value", "entry_price", "price", "hedge_ratio",
+             "lot_size"), docs=_OPEN_DOCS)
+def REBALANCE_CONTRACTS(
+    coins: Any, contracts: Any, contract_value: Any, entry_price: Any, price: Any,
+    hedge_ratio: Any = 1.0, lot_size: Any = 1.0,
+) -> Any:
+    """Contracts to trade to bring an open inverse short back to the hedge ratio: + sell, - buy."""
+    return core.rebalance_contracts(coins, contracts, contract_value, entry_price, price,
+                                    hedge_ratio, lot_size)
+
+
+@udf(ranges=("side", "contracts", "contract_value", "entry_price", "mark_price", "margin", "mmr",
+             "maintenance_amount"), docs=_OPEN_DOCS)
+def MARGIN_RATIO(
+    side: Any, contracts: Any, contract_value: Any, entry_price: Any, mark_price: Any,
+    margin: Any, mmr: Any = DEFAULT_MMR, maintenance_amount: Any = 0.0,
+    contract_type: Any = "inverse",
+) -> Any:
+    """Maintenance margin over margin balance (margin plus unrealised PnL): 100% liquidates."""
+    return core.margin_ratio(side, contracts, contract_value, entry_price, mark_price, margin,
+                             mmr, maintenance_amount, contract_type)
+
+
+@udf(ranges=("side", "contracts", "contract_value", "entry_price", "mark_price", "margin", "mmr",
+             "maintenance_amount", "min_distance"), docs=_OPEN_DOCS)
+def MARGIN_TO_ADD(
+    side: Any, contracts: Any, contract_value: Any, entry_price: Any, mark_price: Any,
+    margin: Any, mmr: Any = DEFAULT_MMR, maintenance_amount: Any = 0.0,
+    min_distance: Any = 0.30, contract_type: Any = "inverse",
+) -> Any:
+    """Margin to add so that liquidation stays min_distance beyond the mark; 0 when enough."""
+    return core.margin_to_add(side, contracts, contract_value, entry_price, mark_price, margin,
+                              mmr, maintenance_amount, min_distance, contract_type)
+
+
 SPEC_FIELDS = {key.replace("_", ""): key for key in TABLE_COLUMNS} | {
     heading.lower().replace(" ", "").replace("(h)", ""): key
     for key, heading in TABLE_COLUMNS.items()

@@ -237,6 +237,7 @@ README_LINES = (
                      "BANKRUPTCY_PRICE", "CROSS_LIQUIDATION_PRICE", "MARGIN_FOR_LIQUIDATION",
                      "INITIAL_MARGIN", "FUNDING_PAYMENT", "FUNDING_OVER", "TRADING_FEE",
                      "AVG_ENTRY_PRICE", "HEDGE_SCENARIOS", "HEDGE_RATIO", "HEDGE_EFFECTIVENESS",
+                     "NET_COIN_DELTA", "REBALANCE_CONTRACTS", "MARGIN_RATIO", "MARGIN_TO_ADD",
                      "CONTRACT_SPEC")
     ),
     ("Errors show as short texts starting with #, naming the argument and the rule "
@@ -470,6 +471,7 @@ def _calculator(sheet: Worksheet, fmt: Formats) -> None:
              "elsewhere you see the values saved with the file.", fmt.note)
     _guides_case(calc, fmt)
     _other_examples(calc, fmt)
+    _open_hedge(calc, fmt)
     _print_setup(sheet, landscape=True)
 
 
@@ -593,6 +595,29 @@ def _cross_margin(calc: CalcSheet, fmt: Formats) -> None:
               fmt=fmt.coin)
     calc.put("A66", "Funding received over 30 days at +0.01% per 8 h (BTC)", fmt.label)
     calc.call("B66", udfs.FUNDING_OVER, "B62", 100, 60000, 0.0001, 30, fmt=fmt.coin)
+
+
+def _open_hedge(calc: CalcSheet, fmt: Formats) -> None:
+    """Living with the hedge: 2.5 BTC held, a short of 1,200 x 100 USD opened at 60,000."""
+    calc.put("A69", "8. An open hedge: 2.5 BTC held, short 1,200 x 100 USD opened at 60,000",
+             fmt.heading)
+    for row, label, value in ((70, "Coins held (BTC)", 2.5), (71, "Contracts short", 1200),
+                              (72, "Entry price", 60000), (73, "Mark price now", 48000),
+                              (74, "Isolated margin posted (BTC)", 0.5)):
+        calc.put(f"A{row}", label, fmt.label)
+        calc.put(f"B{row}", value, fmt.input)
+    calc.put("A75", "Net coin delta (BTC): unhedged whatever the price", fmt.label)
+    calc.call("B75", udfs.NET_COIN_DELTA, "B70", "B71", 100, "B72", fmt=fmt.coin)
+    calc.put("A76", "Contracts to trade back to a 1:1 hedge (+ sell)", fmt.label)
+    calc.call("B76", udfs.REBALANCE_CONTRACTS, "B70", "B71", 100, "B72", "B73",
+              fmt=fmt.number)
+    calc.put("C76", "the holding grew: 240 more contracts (24,000 USD)", fmt.note)
+    calc.put("A77", "Margin ratio now (maintenance / margin balance)", fmt.label)
+    calc.call("B77", udfs.MARGIN_RATIO, Text("short"), "B71", 100, "B72", "B73", "B74", 0.004,
+              fmt=fmt.rate)
+    calc.put("A78", "Margin to add at a mark of 70,000 (liquidation 30% above)", fmt.label)
+    calc.call("B78", udfs.MARGIN_TO_ADD, Text("short"), "B71", 100, "B72", 70000, "B74", 0.004,
+              fmt=fmt.coin)
 
 
 def _scenarios(book: Workbook, sheet: Worksheet, fmt: Formats) -> None:
