@@ -49,3 +49,16 @@ def test_cost_at_the_30_day_average() -> None:
     assert row["funding_horizon_avg_usd"] == pytest.approx(540.0)
     # fees: 0.05% taker on 1 BTC (60,000 USD) both ways = 60 USD
     assert row["hedge_cost_avg_usd"] == pytest.approx(60.0 - 540.0)
+
+
+def test_auto_on_the_contracts_own_coin_is_one() -> None:
+    plan = plan_hedge(pd.DataFrame({"Asset": ["XBT"], "Quantity": [1.0], "Price": [60000.0],
+                                    "Contract": ["BITMEX:XBTUSD"], "Hedge Ratio": ["auto"]}))
+    row = plan.iloc[0]
+    assert row["error"] == "" and row["hedge_ratio"] == 1.0
+
+
+def test_a_negative_suggested_ratio_blocks_only_auto() -> None:
+    assert _sol(**{"Hedge Ratio": 1.0, "Suggested Ratio": -1.0})["error"] == ""
+    row = _sol(**{"Hedge Ratio": "auto", "Suggested Ratio": -0.4})
+    assert row["error"].startswith("hedge_ratio auto: the Suggested Ratio is -0.4")

@@ -5,6 +5,7 @@ average and a cross-hedge's Suggested Ratio, and a source that fails loses no hi
 from __future__ import annotations
 
 import json
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -92,3 +93,34 @@ def test_a_failing_source_loses_no_history(live: Any) -> None:
     stats = xlsxtable.read_table(path, "FundingStats").set_index("Contract")
     assert str(stats.at[BTC, "Status"]).startswith("stale: ")
     assert stats.at[BTC, "Last Rate"] == pytest.approx(0.0001)  # still there
+
+
+def test_a_shorter_window_leaves_blank_rows(live: Any) -> None:
+    _, path = live
+    assert main(["refresh", str(path)]) == 0
+    settings = xlsxtable.read_table(path, "Settings").astype(object)
+    settings.loc[settings["Setting"] == "Funding Window", "Value"] = "1"  # from 21 Nov 12:00
+    xlsxtable.update_columns(path, "Settings", settings, ["Value"], backup=False)
+    assert main(["refresh", str(path)]) == 0
+    history = xlsxtable.read_table(path, "Funding")
+    kept = history[history["Contract"].notna()]
+    assert kept["Time (UTC)"].tolist() == [datetime(2026, 11, 21, 16)]
+    bounds = xlsxtable.table_info(path, "Funding").bounds  # the table keeps its 7 body rows,
+    assert bounds[3] - bounds[1] == 7  # the ones left blank
+
+
+def test_inventory_aliases_are_read_as_the_plan_reads_them(live: Any) -> None:
+    _, path = live
+    with zipfile.ZipFile(path) as package:  # the user renamed the heading Asset to Coin
+        members = {n: package.read(n) for n in package.namelist()}
+    info = xlsxtable.table_info(path, "Inventory")
+    for part in (info.sheet_part, info.table_part):
+        members[part] = members[part].replace(b'"Asset"', b'"Coin"').replace(
+            b">Asset<", b">Coin<")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as package:
+        for name, data in members.items():
+            package.writestr(name, data)
+    assert "Coin" in xlsxtable.read_table(path, "Inventory").columns
+    assert main(["refresh", str(path)]) == 0
+    sol = xlsxtable.read_table(path, "Inventory").iloc[1]
+    assert sol["Suggested Ratio"] == pytest.approx(1.5)

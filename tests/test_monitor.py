@@ -208,3 +208,59 @@ def test_applying_the_adjustment_brings_drift_to_zero(coins: float, entry: float
     after = _one(_position(contracts, new_entry, 10.0), _btc_plan(coins + realised, price),
                  band=0.0)
     assert abs(after["adjust_contracts"]) <= 1
+
+
+class TestReviewCases:
+    def test_cross_hedge_ratio_above_one_counts_the_pnl_in_full(self) -> None:
+        # issue 10: dN = h Q P_alt - N P_btc / E = 1.5 x 100 x 150 - 20,000 x 40,000 / 50,000
+        # = 22,500 - 16,000 = 6,500 USD: target 265 contracts, SELL 65
+        plan = _plan(Asset=["SOL"], Quantity=[100.0], Price=[150.0], Contract=[BTC],
+                     **{"Mark Price": [40000.0], "Hedge Ratio": [1.5]})
+        row = _one(_position(200, 50000), plan)
+        assert row["target_contracts"] == 265 and row["adjust"] == "SELL 65"
+
+    def test_half_hedge_is_judged_against_half_the_coins(self) -> None:
+        # h 0.5 on 2 BTC: 600 contracts at 60,000 hedge 1 BTC; at 50,000 the hedge gains
+        # 10,000 USD against 1 BTC x -10,000: offset 100%
+        plan = _plan(Asset=["BTC"], Quantity=[2.0], Price=[50000.0], Contract=[BTC],
+                     **{"Hedge Ratio": [0.5]})
+        row = _one(_position(600, 60000), plan)
+        assert row["dollar_offset"] == pytest.approx(1.0)
+        assert "dollar offset" not in row["status"]
+
+    def test_bybit_top_up_clears_the_alarm(self) -> None:
+        # Bybit reserves the fee to close: the margin suggested must count it
+        plan = _plan(Asset=["BTC"], Quantity=[1.0], Price=[70000.0], Contract=["BYBIT:BTCUSD"])
+        position = _position(60000, 60000, 0.2, contract="BYBIT:BTCUSD")
+        row = _one(position, plan)
+        assert row["add_margin"] > 0 and row["status"].startswith("LIQUIDATION")
+        topped = _one(_position(60000, 60000, 0.2 + row["add_margin"],
+                                contract="BYBIT:BTCUSD"), plan)
+        assert topped["liquidation_distance"] >= 0.3 - 1e-9
+        assert not topped["status"].startswith("LIQUIDATION")
+        assert topped["add_margin"] == pytest.approx(0, abs=1e-8)
+
+    def test_a_bad_opened_fails_only_its_row(self) -> None:
+        positions = pd.concat([
+            _position(600, 60000, **{"Opened": "last week"}),
+            _position(100, 3000, contract="BINANCE:ETHUSD_PERP",
+                      **{"Opened": 46327.0, "Mark Price": 3000.0})], ignore_index=True)
+        out = monitor_positions(positions, _btc_plan(1.0, 60000))
+        assert "opened must be a date and time, UTC (got 'last week')" in out["error"].iloc[0]
+        assert out["error"].iloc[1] == ""  # an Excel serial (2026-10-31) is a date
+
+    def test_a_long_near_liquidation_alerts(self) -> None:
+        # long 1,000 x 1 USD at 5,000 with 0.02 BTC (10x): liquidated about 9% below
+        row = monitor_positions(_position(1000, 5000, 0.02, contract="BYBIT:BTCUSD",
+                                          Side="long", **{"Mark Price": 5000.0}),
+                                _btc_plan(1.0, 5000))
+        assert len(alerts(row, 0.3)) == 1
+        assert row.iloc[0]["status"].startswith("LIQUIDATION -")
+
+    def test_account_spelling_and_case_are_one_position(self) -> None:
+        positions = pd.concat([_position(600, 60000, Account="Binance "),
+                               _position(100, 60000, contract="binance:btcusd_perp")],
+                              ignore_index=True)
+        out = monitor_positions(positions, _btc_plan(1.0, 60000))
+        assert out["account_key"].tolist() == ["BINANCE", "BINANCE"]
+        assert "listed twice" in out["error"].iloc[1]

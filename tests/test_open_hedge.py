@@ -167,3 +167,30 @@ def test_funding_to_date_estimated_from_the_workbook_history(book: Path, capsys)
     assert "funding estimated from the public rates" in out
     # after the opening only: (0.0001 + 0.0002) x 90,000 USD / 95,000 = 0.00028421 BTC
     assert "funding so far +0.00028421" in out
+
+
+@pytest.mark.parametrize(("typed", "value"), [("Margin Mode", "isolatd"),
+                                             ("Account", "Binance ")])
+def test_a_position_with_a_typo_still_stops_a_second_hedge(book: Path, tmp_path: Path,
+                                                           typed: str, value: str) -> None:
+    table = xlsxtable.read_table(book, "Positions").astype(object)
+    table.loc[0, typed] = value
+    xlsxtable.update_columns(book, "Positions", table, [typed], backup=False)
+    out = tmp_path / "sheet.xlsx"
+    assert main(["sheet", str(book), "-o", str(out)]) == 0
+    texts = _sheet_texts(out)
+    assert not any(t.startswith("SELL 1,425 contracts") for t in texts)
+    assert any(t.startswith("No new position to open") for t in texts)
+
+
+def test_a_live_source_replaces_rows_typed_with_a_blank_account() -> None:
+    table = pd.DataFrame({"Account": [None, None], "Contract": [BTC, None],
+                          "Contracts": [900, None], "Opened": [pd.Timestamp("2026-11-01"), None],
+                          "Funding To Date": [0.002, None]})
+    incoming = pd.DataFrame({"Contract": [BTC], "Contracts": [1000], "Opened": [None],
+                             "Funding To Date": [None]})
+    out = replace_account(table, "BINANCE", incoming)
+    assert out["Contracts"].tolist()[:1] == [1000] and pd.isna(out["Contracts"].iloc[1])
+    # what the exchange does not say (Binance: no opening time) stays as typed
+    assert out["Opened"].iloc[0] == pd.Timestamp("2026-11-01")
+    assert out["Funding To Date"].iloc[0] == 0.002

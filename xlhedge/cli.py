@@ -215,7 +215,7 @@ class _History:
                  ) -> None:
         from xlhedge import fundingtable as ft
         from xlhedge import xlsxtable
-        from xlhedge.inventory import now_utc
+        from xlhedge.inventory import canonical_inputs, now_utc
         from xlhedge.settings import days, seconds
         from xlhedge.sources.history import daily_closes, funding_history
 
@@ -223,6 +223,9 @@ class _History:
         deadline = seconds(settings, "Source Timeout")
         tables = xlsxtable.read_tables(path, ["Inventory", "Positions", ft.TABLE_NAME,
                                               ft.STATS_TABLE])
+        if (inventory := tables["Inventory"]) is not None:  # Coin, Symbol: as the plan reads
+            tables["Inventory"] = canonical_inputs(inventory)
+        self.rows = len(held) if (held := tables[ft.TABLE_NAME]) is not None else 0
         self.present = tables[ft.TABLE_NAME] is not None and tables[ft.STATS_TABLE] is not None
         print("market history (funding, daily closes)", file=sys.stderr)
         self.market = ft.refresh_market_history(
@@ -246,8 +249,10 @@ class _History:
             print(f"{path.name} has no Funding sheet: history not kept (xlhedge workbook "
                   "makes one)", file=sys.stderr)
             return
-        xlsxtable.update_columns(path, ft.TABLE_NAME, ft.as_table(self.market.history),
-                                 list(ft.HEADINGS), backup=False)
+        history = ft.as_table(self.market.history)  # rows out of the window leave blanks
+        history = history.reindex(range(max(len(history), self.rows))).astype(object)
+        history = history.where(history.notna(), None)
+        xlsxtable.update_columns(path, ft.TABLE_NAME, history, list(ft.HEADINGS), backup=False)
         xlsxtable.update_columns(path, ft.STATS_TABLE, self.market.stats,
                                  list(ft.STATS_HEADINGS), backup=False)
         print(f"funding history: {len(self.market.history)} rows")
@@ -280,12 +285,13 @@ def _open_positions(path: Path, inventory: pd.DataFrame, settings: dict[str, str
     """The Positions table refreshed in memory: rows from the Positions Source, marks from the
     price source, the monitor's columns against the refreshed Inventory's plan."""
     from xlhedge.inventory import now_utc, plan_of
-    from xlhedge.openpositions import refresh_from, source_marks
+    from xlhedge.openpositions import opened_since, refresh_from, source_marks
     from xlhedge.settings import monitor_options, plan_options, seconds
     from xlhedge.sources.positions import read_positions
 
     deadline = seconds(settings, "Source Timeout")
-    read = read_positions(settings["Positions Source"], deadline=deadline)
+    read = read_positions(settings["Positions Source"], deadline=deadline,
+                          since=lambda account: opened_since(positions, account))
     if read.error:
         print(f"positions from {read.name} failed: {read.error} (the table keeps its rows, "
               "marked stale)", file=sys.stderr)

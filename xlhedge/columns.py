@@ -231,7 +231,7 @@ POSITION_COLUMNS: tuple[Column, ...] = (
     Column("margin_ratio", "Margin Ratio", "percent", "computed", faces=_OPEN,
            never="liquidated"),  # no margin balance left
     Column("target_contracts", "Target Contracts", "count", "computed", faces=_OPEN),
-    Column("drift", "Drift", "distance", "computed", faces=_OPEN),
+    Column("drift", "Drift", "distance", "computed", faces=_OPEN, never="no target"),
     Column("adjust", "Adjust", role="computed", faces=_OPEN, min_width=12),
     Column("add_margin", "Add Margin", "settle", "computed", faces=_OPEN),
     Column("dollar_offset", "Dollar Offset", "percent", "computed", faces=_OPEN),

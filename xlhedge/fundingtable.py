@@ -74,14 +74,16 @@ def as_table(history: pd.DataFrame) -> pd.DataFrame:
 
 
 def contracts_in(tables: Iterable[pd.DataFrame | None], registry: ContractRegistry) -> list[str]:
-    """The inverse and linear contracts the tables' ``Contract`` columns name, known specs only."""
+    """The contracts the tables' ``Contract`` columns name, as the registry spells them (known
+    specs only)."""
     found: dict[str, None] = {}
     for table in tables:
         if table is None or "Contract" not in table:
             continue
         for value in table["Contract"]:
-            if not is_blank(value) and str(value).strip() in registry:
-                found[str(value).strip()] = None
+            spec = None if is_blank(value) else registry.find(str(value).strip())
+            if spec is not None:
+                found[spec.symbol] = None
     return list(found)
 
 
@@ -89,11 +91,17 @@ def refresh_history(
     old: pd.DataFrame, contracts: Sequence[str], fetch: FetchFunding, *, window_days: int,
     now: datetime,
 ) -> tuple[pd.DataFrame, FundingHistory]:
-    """The history with each contract fetched from after its last row, merged in (a contract
-    that failed keeps its rows), and what the fetch returned."""
+    """The history with each contract fetched from after its last row, merged in, and rows
+    older than the window dropped (a contract that failed keeps all its rows), and what the
+    fetch returned."""
     since = {c: resume_from(old, c, window_days, now) for c in contracts}
     fetched = fetch(since) if since else FundingHistory(history_frame(), {}, {})
-    return merge_history(old, fetched.rows, window_days=window_days, now=now), fetched
+    merged = merge_history(old, fetched.rows, window_days=window_days, now=now)
+    # a contract fetched without error but with nothing new also drops what left the window
+    current = [c for c in contracts if c not in fetched.errors]
+    gone = merged[CONTRACT].isin(current) & (
+        merged[TIME] < pd.Timestamp(now) - pd.Timedelta(days=window_days))
+    return merged[~gone].reset_index(drop=True), fetched
 
 
 def stats_table(history: pd.DataFrame, fetched: FundingHistory, contracts: Sequence[str],

@@ -576,14 +576,14 @@ class _SheetWriter:
         positions = plan_positions(plan)
         live = positions[positions["contracts"] > 0]
         opened = monitor[monitor["error"] == ""] if monitor is not None else None
-        if opened is not None:  # a position already open is adjusted, not opened again
-            held = set(zip(opened["account"].fillna("").astype(str).str.upper().replace(
-                "", None).fillna(opened["symbol"].str.split(":").str[0]), opened["symbol"],
-                strict=True))
-            live = live[[(a, c) not in held for a, c in zip(live["account"], live["contract"],
-                                                            strict=True)]]
+        if monitor is not None:  # a position already open (even one with a typo) is
+            # adjusted, not opened again
+            held = {(a, str(c).upper()) for a, c in zip(monitor["account_key"],
+                                                         monitor["symbol"], strict=True)}
+            live = live[[(a, str(c).strip().upper()) not in held for a, c in zip(
+                live["account"], live["contract"], strict=True)]]
         self.title(as_of, source, workbook_name, stale)
-        self.orders(live, ok[~(ok["contracts"] > 0)], opened is not None and not opened.empty)
+        self.orders(live, ok[~(ok["contracts"] > 0)], monitor is not None and not monitor.empty)
         if monitor is not None:
             self.open_hedge(monitor)
         totals = plan_totals(plan)

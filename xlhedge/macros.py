@@ -36,7 +36,7 @@ from xlhedge.inventory import (
 )
 from xlhedge.openpositions import SHEET_NAME as POSITIONS_SHEET
 from xlhedge.openpositions import TABLE_NAME as POSITIONS_TABLE
-from xlhedge.openpositions import refresh_from, source_marks
+from xlhedge.openpositions import opened_since, refresh_from, source_marks
 from xlhedge.openpositions import refreshed_columns as refreshed_columns_of_positions
 from xlhedge.settings import (
     days,
@@ -164,7 +164,8 @@ def _refresh_positions(book: xw.Book, positions: pd.DataFrame, inventory: pd.Dat
                        source: PriceSource) -> None:
     """The Positions table: rows from the Positions Source, the monitor's columns."""
     read = read_positions(settings["Positions Source"],
-                          deadline=seconds(settings, "Source Timeout"))
+                          deadline=seconds(settings, "Source Timeout"),
+                          since=lambda account: opened_since(positions, account))
     if read.error:
         book.app.alert(f"positions from {read.name} failed: {read.error}; the table keeps its "
                        "rows, marked stale", title="xlhedge")

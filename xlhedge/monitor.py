@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from openpyxl.utils.datetime import from_excel
 
 from xlhedge import crosshedge, margin, openhedge, sizing
 from xlhedge.columns import POSITION_COLUMNS, column_key, is_blank
@@ -49,6 +50,31 @@ def normalise_positions(table: pd.DataFrame) -> pd.DataFrame:
     return frame.loc[keep]
 
 
+def position_key(account: object, contract: object, registry: ContractRegistry
+                 ) -> tuple[str, str]:
+    """(account, symbol) of a position as the exchange holds it: the account upper-case, blank
+    meaning the contract's exchange; the symbol as the registry spells it."""
+    symbol = "" if is_blank(contract) else str(contract).strip()
+    spec = registry.find(symbol) if symbol else None
+    symbol = spec.symbol if spec is not None else symbol.upper()
+    named = "" if is_blank(account) else str(account).strip().upper()
+    return named or symbol.partition(":")[0], symbol
+
+
+def _moment(value: object, errors: list[str]) -> pd.Timestamp | None:
+    """A cell's date and time as UTC (an Excel serial number too); None: blank or not a date."""
+    if is_blank(value):
+        return None
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = from_excel(value)
+        moment = pd.Timestamp(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        errors.append(f"opened must be a date and time, UTC (got {value!r})")
+        return None
+    return moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
+
+
 @dataclass
 class _Row:
     """One position's inputs, checked."""
@@ -62,6 +88,7 @@ class _Row:
     margin: float  # NaN: not typed
     mark: float
     funding: float  # NaN: not known
+    opened: pd.Timestamp | None
 
 
 def _number(raw: Mapping[str, Any], key: str, errors: list[str]) -> float:
@@ -100,6 +127,7 @@ def _row(raw: Mapping[str, Any], registry: ContractRegistry,
     if mode not in ("isolated", "cross"):
         errors.append(f'margin_mode must be "isolated" or "cross" (got {raw["margin_mode"]!r})')
     values = {key: _number(raw, key, errors) for key in _NUMBERS}
+    opened = _moment(raw.get("opened"), errors)
     for key in ("contracts", "entry_price"):
         if is_blank(raw.get(key)):
             errors.append(f"{key} must not be blank")
@@ -111,10 +139,10 @@ def _row(raw: Mapping[str, Any], registry: ContractRegistry,
     if math.isnan(mark):
         return None, (f"mark_price is needed (type it, or hold {spec.underlying} in the "
                       "Inventory, or refresh from a live source)")
-    account = "" if is_blank(raw["account"]) else str(raw["account"]).strip().upper()
-    return _Row(account or spec.exchange, spec, side in ("short", "sell"), values["contracts"],
+    account, _ = position_key(raw["account"], spec.symbol, registry)
+    return _Row(account, spec, side in ("short", "sell"), values["contracts"],
                 values["entry_price"], mode, values["margin"], mark,
-                values["funding_to_date"]), ""
+                values["funding_to_date"], opened), ""
 
 
 def monitor_positions(
@@ -134,8 +162,8 @@ def monitor_positions(
     registry = registry or default_registry()
     frame = normalise_positions(positions)
     ok = plan[plan["error"] == ""] if len(plan) else plan
-    marks = {str(c): float(m) for c, m in zip(ok.get("contract", []), ok.get("mark_price", []),
-                                              strict=True) if m == m}
+    marks = {position_key("", c, registry)[1]: float(m) for c, m in zip(
+        ok.get("contract", []), ok.get("mark_price", []), strict=True) if m == m}
     rows: dict[Any, _Row] = {}
     errors: dict[Any, str] = {}
     for label, raw in frame.iterrows():
@@ -150,13 +178,14 @@ def monitor_positions(
         else:
             rows[label] = row
     results = {label: _figures(row, rows, ok, band, min_distance,
-                               _estimated_funding(row, frame.at[label, "opened"],
-                                                  funding_history, now))
+                               _estimated_funding(row, funding_history, now))
                for label, row in rows.items()}
+    keys = [position_key(a, c, registry) for a, c in zip(frame["account"], frame["contract"],
+                                                         strict=True)]
     out = frame.copy()
     computed = [c.key for c in POSITION_COLUMNS if c.role == "computed"]
     extra = ["adjust_contracts", "fee_to_close_coin", "settle", "symbol", "order_unit",
-             "contract_value", "short", "funding_estimated", "error"]
+             "contract_value", "short", "funding_estimated", "error", "account_key"]
     table = pd.DataFrame([results.get(label, {"error": errors.get(label, ""),
                                               "status": f"error: {errors.get(label, '')}"})
                           for label in frame.index], index=frame.index,
@@ -164,28 +193,31 @@ def monitor_positions(
     for key in ("mark_price", "funding_to_date"):
         table[key] = pd.Series([results[i][key] if i in results else out.at[i, key]
                                 for i in frame.index], index=frame.index, dtype=object)
+    table["account_key"] = [k[0] for k in keys]
+    table["symbol"] = [k[1] for k in keys]
     out = out.drop(columns=["mark_price", "funding_to_date"]).join(table)
     out["error"] = out["error"].fillna("")
     return out
 
 
-def _estimated_funding(row: _Row, opened: object, history: pd.DataFrame | None,
-                       now: datetime | None) -> float:
-    """Funding received since ``opened`` at the public rates (current mark; NaN: unknown)."""
-    if history is None or history.empty or is_blank(opened):
-        return math.nan
-    start = pd.Timestamp(opened)  # type: ignore[arg-type]
-    start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
+def _estimated_funding(row: _Row, history: pd.DataFrame | None,
+                       now: datetime | None) -> tuple[float, str]:
+    """Funding received since the position opened at the public rates and today's mark (NaN:
+    unknown), and a note when the history starts after the opening (a partial sum)."""
+    if history is None or history.empty or row.opened is None:
+        return math.nan, ""
     times = pd.to_datetime(history["Time"], utc=True)
-    mine = (history["Contract"] == row.spec.symbol) & (times > start)
+    contract = history["Contract"].astype(str).str.strip().str.upper() == row.spec.symbol.upper()
+    mine = contract & (times > row.opened)
     if now is not None:
         mine &= times <= pd.Timestamp(now)
     rates = history.loc[mine, "Rate"].astype(float)
     if not len(rates):
-        return math.nan
+        return math.nan, ""
+    first = times[contract].min()
+    note = "" if first <= row.opened else f" (partial: the history starts {first:%Y-%m-%d})"
     sign = 1.0 if row.short else -1.0
-    value = _value(row, row.mark)
-    return float(sign * value * rates.sum())
+    return float(sign * _value(row, row.mark) * rates.sum()), note
 
 
 def _value(row: _Row, price: float) -> float:
@@ -245,29 +277,53 @@ def _liquidation(row: _Row, others: tuple[float, float]) -> float:
 def _margin_to_add(row: _Row, others: tuple[float, float], min_distance: float) -> float:
     """Coin to add so that liquidation lies ``min_distance`` beyond the mark
     (:func:`~xlhedge.openhedge.margin_to_add`); a cross wallet also carries its other
-    positions' maintenance margin less their unrealised PnL."""
+    positions' maintenance margin less their unrealised PnL. Where the exchange reserves the
+    fee to close (Bybit), the least margin whose liquidation price gets there."""
     if math.isnan(row.margin) or min_distance <= 0:
         return 0.0
-    mmr, amount = _tier(row, row.mark * (1.0 + (min_distance if row.short else -min_distance)))
+    target = row.mark * (1.0 + (min_distance if row.short else -min_distance))
+    mmr, amount = _tier(row, target)
     backing = row.margin - (others[0] - others[1] if row.mode == "cross" else 0.0)
     add = float(openhedge.margin_to_add(
         "short" if row.short else "long", row.contracts, row.spec.contract_value, row.entry,
         row.mark, max(backing, 0.0), mmr, amount, min_distance, row.spec.contract_type))
-    return add + max(-backing, 0.0)
+    add += max(-backing, 0.0)
+    if not row.spec.close_fee_in_bankruptcy or not row.short:
+        return add
+
+    def far_enough(extra: float) -> bool:
+        liq = _liquidation(replace(row, margin=row.margin + extra), others)
+        return math.isinf(liq) or liq >= target
+
+    low, high = add, add + 2.0 * row.spec.taker_fee * _value(row, target) + 1e-12
+    while not far_enough(high):
+        high *= 2.0
+    for _ in range(60):  # the liquidation price rises with the margin: bisect to a satoshi
+        if high - low < 1e-9:
+            break
+        middle = (low + high) / 2.0
+        low, high = (low, middle) if far_enough(middle) else (middle, high)
+    return high
 
 
 def _target(row: _Row, upnl: float, plan: pd.DataFrame) -> tuple[float, float, float]:
-    """(target contracts, holdings' value-weighted hedge ratio, coins hedged (same coin))."""
-    mine = plan[(plan["contract"] == row.spec.symbol) & (plan["account"] == row.account)] \
-        if len(plan) else plan
+    """(target contracts, the share of the position's PnL hedged, coins meant to be hedged by
+    the same-coin rows)."""
+    mine = plan[(plan["contract"].astype(str).str.strip().str.upper() == row.spec.symbol.upper())
+                & (plan["account"] == row.account)] if len(plan) else plan
     spec = row.spec
     if not len(mine):
         return 0.0, math.nan, 0.0
     exposure = float(mine["exposure_usd"].sum())
     target_usd = float(mine["target_usd"].sum())
-    ratio = target_usd / exposure if exposure > 0 else 0.0
-    same = mine["asset"].astype(str).str.upper().replace("XBT", "BTC") == spec.underlying
-    coins = float((mine.loc[same, "quantity"] + mine.loc[same, "collateral"]).sum())
+    same = (mine["asset"].astype(str).str.upper().replace("XBT", "BTC") == spec.underlying
+            ).to_numpy()
+    # the coin the short has won or lost is hedged at the same-coin rows' ratio (dN = P (D -
+    # (1 - h) C)), and in full against cross-hedged rows (dN = h Q P_alt - N P_btc / E)
+    counted = float(mine["target_usd"][same].sum() + mine["exposure_usd"][~same].sum())
+    ratio = counted / exposure if exposure > 0 else 1.0
+    coins = float((mine["quantity"][same] * mine["hedge_ratio"][same]).sum()
+                  + (mine["collateral"][same] * mine["hedge_ratio"][same]).sum())
     if spec.contract_type == "inverse":
         raw = (target_usd + ratio * upnl * row.mark) / spec.contract_value
     else:
@@ -277,7 +333,7 @@ def _target(row: _Row, upnl: float, plan: pd.DataFrame) -> tuple[float, float, f
 
 
 def _figures(row: _Row, rows: Mapping[Any, _Row], plan: pd.DataFrame, band: float,
-             min_distance: float, estimate: float) -> dict[str, Any]:
+             min_distance: float, estimate: tuple[float, str]) -> dict[str, Any]:
     spec = row.spec
     usd = row.mark if spec.contract_type == "inverse" else 1.0
     upnl = _pnl(row, row.mark)
@@ -286,8 +342,11 @@ def _figures(row: _Row, rows: Mapping[Any, _Row], plan: pd.DataFrame, band: floa
     mmr, amount = _tier(row, row.mark)
     ratio = math.nan if math.isnan(row.margin) else float(openhedge.margin_ratio(
         "short" if row.short else "long", row.contracts, row.spec.contract_value, row.entry,
-        row.mark, max(row.margin + (others[1] if row.mode == "cross" else 0.0), 0.0), mmr,
-        amount, row.spec.contract_type))
+        row.mark, row.margin, mmr, amount, row.spec.contract_type))
+    if row.mode == "cross" and not math.isnan(row.margin):  # the wallet's: all its positions
+        balance = row.margin + upnl + others[1]
+        own = mmr * _value(row, row.mark) - amount
+        ratio = (own + others[0]) / balance if balance > 0 else math.inf
     target, _, coins = _target(row, upnl, plan)
     held = row.contracts if row.short else -row.contracts
     adjust = target - held
@@ -295,9 +354,9 @@ def _figures(row: _Row, rows: Mapping[Any, _Row], plan: pd.DataFrame, band: floa
     if abs(adjust) <= band * target or adjust == 0:
         adjust = 0.0
     add = _margin_to_add(row, others, min_distance)
-    funding, estimated = row.funding, False
-    if math.isnan(funding) and not math.isnan(estimate):
-        funding, estimated = estimate, True
+    funding, estimated = row.funding, ""
+    if math.isnan(funding) and not math.isnan(estimate[0]):
+        funding, estimated = estimate[0], "funding estimated from the public rates" + estimate[1]
     fee = float(spec.taker_fee) * _value(row, row.mark)
     result = upnl + (0.0 if math.isnan(funding) else funding) - fee
     distance = liq / row.mark - 1.0 if not math.isnan(liq) else math.nan
@@ -333,25 +392,28 @@ def _adjust_text(contracts: float, spec: ContractSpec) -> str:
 def _status(f: Mapping[str, Any], row: _Row, min_distance: float) -> str:
     parts = []
     distance = f["liquidation_distance"]
-    if row.short and not math.isnan(distance) and distance <= 0:
+    room = distance if row.short else -distance  # how far the mark may move against it
+    if not math.isnan(room) and room <= 0:
         parts.append(f"LIQUIDATION: the mark is past the liquidation price "
                      f"{f['liquidation_price']:,.2f} of this margin: check Margin (add "
                      f"{f['add_margin']:.8f} {row.spec.settle})")
-    elif row.short and not math.isnan(distance) and distance < min_distance:
+    elif not math.isnan(room) and room < min_distance:
         parts.append(f"LIQUIDATION {distance:+.1%} away: add {f['add_margin']:.8f} "
                      f"{row.spec.settle} margin")
     if math.isnan(row.margin):
         parts.append("type the Margin to see the liquidation price")
     if f["adjust"]:
         held = row.contracts if row.short else -row.contracts
-        parts.append(f"adjust: {f['adjust']} (holds {held:,.10g}, target "
-                     f"{f['target_contracts']:,.10g})")
+        unit = " USD" if row.spec.order_unit == "usd" else ""
+        parts.append(f"adjust: {f['adjust']} (holds {row.spec.order_quantity(held):,.10g}"
+                     f"{unit}, target {row.spec.order_quantity(f['target_contracts']):,.10g}"
+                     f"{unit})")
     if f["target_contracts"] == 0 and row.short:
         parts.append("no holding in the Inventory is hedged with this contract")
     if not row.short:
         parts.append("a long position adds to the exposure: it is not a hedge")
     if f["funding_estimated"]:
-        parts.append("funding estimated from the public rates")
+        parts.append(f["funding_estimated"])
     offset = f["dollar_offset"]
     if not math.isnan(offset) and not crosshedge.is_highly_effective(offset):
         parts.append(f"dollar offset {offset:.0%} is outside 80%-125%")
@@ -359,6 +421,9 @@ def _status(f: Mapping[str, Any], row: _Row, min_distance: float) -> str:
 
 
 def alerts(monitor: pd.DataFrame, min_distance: float) -> pd.DataFrame:
-    """The positions whose short is liquidated within ``min_distance`` of the mark."""
-    near = monitor["liquidation_distance"].astype(float) < min_distance
-    return monitor[near & monitor["short"].fillna(False).astype(bool) & (monitor["error"] == "")]
+    """The positions liquidated within ``min_distance`` of the mark (above it for a short,
+    below it for a long)."""
+    distance = monitor["liquidation_distance"].astype(float)
+    short = monitor["short"].fillna(True).astype(bool)
+    room = distance.where(short, -distance)
+    return monitor[(room < min_distance) & (monitor["error"] == "")]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 
@@ -51,26 +52,41 @@ def _blank_rows(frame: pd.DataFrame) -> list[object]:
     return [i for i in frame.index if all(is_blank(frame.at[i, h]) for h in inputs)]
 
 
+KEPT = ("Opened", "Funding To Date")  # typed values a source that gives none does not erase
+
+
+def _account(row: pd.Series) -> str:
+    """A row's account: as typed, blank meaning the contract's exchange (as the monitor reads
+    it)."""
+    contract = "" if is_blank(row["Contract"]) else str(row["Contract"]).strip()
+    typed = "" if is_blank(row["Account"]) else str(row["Account"]).strip().upper()
+    return typed or contract.partition(":")[0].upper()
+
+
 def replace_account(table: pd.DataFrame, account: str | None,
                     incoming: pd.DataFrame, room: int = 0) -> pd.DataFrame:
-    """``table`` with the rows of ``account`` (None: every row) replaced by ``incoming`` (input
-    headings): rows are reused in place, further ones go to blank rows, rows left over are
-    cleared. ``room``: the table's body rows, when ``table`` (as read) leaves out its trailing
-    blank ones. Refused when the table has too few rows (the user adds rows in Excel)."""
+    """``table`` with the rows of ``account`` (None: every row; a blank Account is the
+    contract's exchange) replaced by ``incoming`` (input headings): rows are reused in place,
+    further ones go to blank rows, rows left over are cleared. Where the source gives no
+    Opened or Funding To Date, the ones typed for that contract stay. ``room``: the table's
+    body rows, when ``table`` (as read) leaves out its trailing blank ones. Refused when the
+    table has too few rows (the user adds rows in Excel)."""
     frame = with_standard_columns(table)
     if len(frame) < room and isinstance(frame.index, pd.RangeIndex):
         frame = frame.reindex(range(room)).astype(object)
     inputs = [h for h in headings("input", "market") if h in incoming.columns]
     blank = _blank_rows(frame)
-    mine = [i for i in frame.index if i not in blank and (account is None or str(
-        "" if is_blank(frame.at[i, "Account"]) else frame.at[i, "Account"]
-    ).strip().upper() == account.upper())]
+    mine = [i for i in frame.index if i not in blank and (
+        account is None or _account(frame.loc[i]) == account.upper())]
     free = mine + blank
     if len(incoming) > len(free):
         raise XlhedgeError(f"the {TABLE_NAME} table has room for {len(free)} positions "
                            f"{'' if account is None else 'of ' + account + ' '}but the source "
                            f"gives {len(incoming)}: add rows to the table (drag its corner "
                            "down in Excel), then refresh again")
+    typed: dict[str, dict[str, Any]] = {
+        str(frame.at[i, "Contract"]).strip().upper(): {h: frame.at[i, h] for h in KEPT}
+        for i in mine}
     for h in headings("input", "market"):
         frame.loc[mine, h] = None
     for row, values in zip(free, incoming[inputs].itertuples(index=False), strict=False):
@@ -78,7 +94,22 @@ def replace_account(table: pd.DataFrame, account: str | None,
             frame.at[row, h] = None if is_blank(value) else value
         if account is not None:
             frame.at[row, "Account"] = account
+        before = typed.get(str(frame.at[row, "Contract"]).strip().upper(), {})
+        for h in KEPT:
+            if is_blank(frame.at[row, h]) and not is_blank(before.get(h)):
+                frame.at[row, h] = before[h]
     return frame
+
+
+def opened_since(table: pd.DataFrame | None, account: str) -> datetime | None:
+    """The earliest Opened typed for ``account``'s rows: where its funding ledger is read from
+    when the exchange gives no opening time (Binance)."""
+    if table is None or table.empty or "Opened" not in table:
+        return None
+    frame = with_standard_columns(table)
+    times = [v for (_, row), v in zip(frame.iterrows(), frame["Opened"], strict=True)
+             if isinstance(v, datetime) and _account(row) == account]
+    return min(times) if times else None
 
 
 def with_standard_columns(table: pd.DataFrame) -> pd.DataFrame:

@@ -62,7 +62,7 @@ NUMERIC_INPUTS: tuple[Rule, ...] = (
     Rule("mark_price", np.nan, gt=0),
     Rule("hedge_days", np.nan, ge=0),  # blank: the plan's hedge_days
     Rule("funding_avg_annual", np.nan, gt=-100, lt=100),  # blank: no history
-    Rule("suggested_ratio", np.nan, ge=0),  # from market history (hedge_ratio "auto")
+    Rule("suggested_ratio", np.nan),  # from market history (hedge_ratio "auto"); may be < 0
     Rule("r_squared", np.nan, ge=0, le=1),
 )
 TEXT_INPUTS = ("asset", "contract", "account", "margin_mode")
@@ -211,7 +211,7 @@ def plan_hedge(
     n = len(frame)
     errors: Texts = np.full(n, "", dtype=object)
     _note(errors, (frame["asset"] == "").to_numpy(), "asset must not be blank")
-    _auto_ratios(frame, errors)
+    _auto_ratios(frame, errors, registry)
     values = _numbers(frame, errors)
     modes = _margin_modes(frame["margin_mode"], errors)
     specs = _specs(frame["contract"], registry, errors)
@@ -253,18 +253,30 @@ def plan_hedge(
                             if c.plan}, **data}, index=labels)
 
 
-def _auto_ratios(frame: pd.DataFrame, errors: Texts) -> None:
-    """``hedge_ratio`` ``auto``: the row's ``suggested_ratio`` (from market history)."""
+def _auto_ratios(frame: pd.DataFrame, errors: Texts, registry: ContractRegistry) -> None:
+    """``hedge_ratio`` ``auto``: 1 for a holding of the contract's own coin, else the row's
+    ``suggested_ratio`` (from market history), which must be there and positive."""
     auto = frame["hedge_ratio"].map(lambda v: isinstance(v, str) and v.strip().lower() == "auto")
     if not auto.any():
         return
     suggested = frame["suggested_ratio"] if "suggested_ratio" in frame else pd.Series(
         np.nan, index=frame.index)
-    missing = auto & pd.Series(blank_mask(suggested), index=frame.index)
+    numbers = pd.to_numeric(suggested.where(~pd.Series(blank_mask(suggested),
+                                                       index=frame.index)), errors="coerce")
+    specs = {c: registry.find(c) for c in frame["contract"].unique()}
+    underlying = frame["contract"].map(lambda c: s.underlying if (s := specs[c]) else None)
+    same = coin_of(frame["asset"]) == underlying
+    missing = auto & ~same & numbers.isna()
     _note(errors, missing.to_numpy(), "hedge_ratio auto needs a Suggested Ratio: refresh with a "
           "live price source (ccxt:EXCHANGE) or type the ratio")
-    frame["hedge_ratio"] = frame["hedge_ratio"].astype(object).where(~auto, suggested)
-    frame.loc[missing, "hedge_ratio"] = 1.0  # the row has its error already
+    negative = auto & ~same & (numbers <= 0)
+    _note(errors, negative.to_numpy(), lambda rows: [
+        f"hedge_ratio auto: the Suggested Ratio is {numbers.iloc[i]:g} (the coins moved "
+        "against each other): type a ratio, or hedge with the coin's own contract"
+        for i in rows])
+    frame["hedge_ratio"] = frame["hedge_ratio"].astype(object).where(
+        ~auto, numbers.where(~same, 1.0))
+    frame.loc[missing | negative, "hedge_ratio"] = 1.0  # the row has its error already
 
 
 def _costs(r: dict[str, FloatArray], days: FloatArray, spot_fee: float, spread: float,

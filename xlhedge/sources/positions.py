@@ -16,7 +16,8 @@ from xlhedge.errors import InputError
 from xlhedge.sources.live import VENUES
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
+    from datetime import datetime
 
     import pandas as pd
 
@@ -51,8 +52,10 @@ def check_spec(spec: str) -> tuple[str, str]:
 
 
 def read_positions(spec: str, *, timeout: float = 10.0, deadline: float = 30.0,
-                   api_base: str | None = None) -> PositionsRead:
-    """The rows ``spec`` gives (see the module's docstring)."""
+                   api_base: str | None = None,
+                   since: Callable[[str], datetime | None] | None = None) -> PositionsRead:
+    """The rows ``spec`` gives (see the module's docstring). ``since(account)``: where the
+    account's funding ledger is read from when the exchange gives no opening time."""
     kind, arg = check_spec(spec)
     if kind == "table":
         return PositionsRead("table")
@@ -69,8 +72,8 @@ def read_positions(spec: str, *, timeout: float = 10.0, deadline: float = 30.0,
     keys = credentials(exchange)  # a missing key is an error, not a stale table
     source = AccountSource(exchange, keys, timeout=min(timeout, deadline), deadline=deadline,
                            api_base=api_base)
-    snapshot = source.positions()
     name, account = f"ccxt:{exchange}", exchange.upper()
+    snapshot = source.positions(since=since(account) if since is not None else None)
     if snapshot.error:
         return PositionsRead(name, None, account, snapshot.error)
     return PositionsRead(name, snapshot_rows(snapshot.positions, account), account,
