@@ -1047,7 +1047,8 @@ class _SheetWriter:
         self.note(row, "Target: the contracts that hedge the Inventory's holdings now, counting "
                   "what the open short has won or lost. Adjustments inside the Rebalance Band "
                   "are left out; BUY orders are reduce-only. Liq. Price is that of the margin "
-                  "posted (Margin on the Positions sheet).")
+                  "posted (Margin on the Positions sheet). The summary, cost and scenarios "
+                  "below are those of the whole planned hedge, as if it were opened today.")
         self.row = row + 1
 
     def page_setup(
