@@ -194,3 +194,11 @@ def test_a_live_source_replaces_rows_typed_with_a_blank_account() -> None:
     # what the exchange does not say (Binance: no opening time) stays as typed
     assert out["Opened"].iloc[0] == pd.Timestamp("2026-11-01")
     assert out["Funding To Date"].iloc[0] == 0.002
+
+
+def test_the_inventory_says_which_holdings_are_hedged_already(book: Path) -> None:
+    from xlhedge.inventory import OPEN_NOTE
+
+    assert main(["refresh", str(book)]) == 0
+    status = xlsxtable.read_table(book, "Inventory").iloc[0]["Status"]
+    assert OPEN_NOTE in status  # its Contracts (1,425) are not what to trade

@@ -18,7 +18,6 @@ if TYPE_CHECKING:  # the commands import what they need: --help imports no panda
 
     from xlhedge.contracts import ContractRegistry
     from xlhedge.sources import PriceSource
-    from xlhedge.sources.positions import PositionsRead
 
 
 def read_table_file(path: Path, table: str = "Inventory") -> pd.DataFrame:
@@ -169,6 +168,10 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     options = plan_options(settings)
     results: list[pd.DataFrame] = []
     history = _market_history(args.workbook, settings, registry) if live else None
+    try:
+        book = _Positions(args.workbook, settings)
+    except XlhedgeError as exc:
+        raise _about(args.workbook, exc) from None
 
     def refreshed(inventory: pd.DataFrame) -> pd.DataFrame:
         """The table as read, refreshed (read and written in one parse of the sheet)."""
@@ -181,7 +184,8 @@ def cmd_refresh(args: argparse.Namespace) -> int:
             inventory = history.into(inventory)
         try:
             results.append(refresh_table(inventory, source, registry,
-                                         _progress if live else None, options))
+                                         _progress if live else None, options,
+                                         open_positions=book.keys(registry)))
         except XlhedgeError as exc:
             raise _about(args.workbook, exc) from None
         return results[-1]
@@ -196,7 +200,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     print(f"refreshed {len(result)} rows from {source.name}: "
           f"{(status.str.contains('error:')).sum()} with errors, "
           f"{(status.str.startswith('stale:')).sum()} stale")
-    _refresh_positions(written, result, settings, registry, source)
+    _refresh_positions(written, book, result, settings, registry, source)
     if history is not None:
         history.write(written)
     print(f"wrote {written}")
@@ -278,65 +282,82 @@ def _positions_tables(path: Path) -> dict[str, pd.DataFrame | None]:
     return {TABLE_NAME: tables[TABLE_NAME], "Funding": history_of(tables[FUNDING])}
 
 
-def _open_positions(path: Path, inventory: pd.DataFrame, settings: dict[str, str],
-                    registry: ContractRegistry, source: PriceSource,
-                    positions: pd.DataFrame
-                    ) -> tuple[pd.DataFrame, pd.DataFrame, PositionsRead]:
-    """The Positions table refreshed in memory: rows from the Positions Source, marks from the
-    price source, the monitor's columns against the refreshed Inventory's plan."""
-    from xlhedge.inventory import now_utc, plan_of
-    from xlhedge.openpositions import opened_since, refresh_from, source_marks
-    from xlhedge.settings import monitor_options, plan_options, seconds
-    from xlhedge.sources.positions import read_positions
+class _Positions:
+    """The workbook's Positions table, its funding history and what its Positions Source
+    gives, read once per run (the source before the Inventory is written, so that the
+    Inventory's Status can say which holdings are hedged already)."""
 
-    deadline = seconds(settings, "Source Timeout")
-    read = read_positions(settings["Positions Source"], deadline=deadline,
-                          since=lambda account: opened_since(positions, account))
-    if read.error:
-        print(f"positions from {read.name} failed: {read.error} (the table keeps its rows, "
-              "marked stale)", file=sys.stderr)
-    for warning in read.warnings:
-        print(f"positions from {read.name}: {warning}", file=sys.stderr)
-    plan = plan_of(inventory, registry, plan_options(settings))
-    from xlhedge import xlsxtable
-    from xlhedge.openpositions import TABLE_NAME
+    def __init__(self, path: Path, settings: dict[str, str]) -> None:
+        from xlhedge import xlsxtable
+        from xlhedge.openpositions import TABLE_NAME, opened_since
+        from xlhedge.settings import seconds
+        from xlhedge.sources.positions import PositionsRead, read_positions
 
-    funding = _positions_tables(path)["Funding"]
-    info = xlsxtable.table_info(path, TABLE_NAME)
-    room = info.bounds[3] - info.bounds[1] + 1 - info.header_row_count - info.totals_row_count
-    table, monitor = refresh_from(positions, plan, registry, read,
-                                  marks=source_marks(positions, source, registry),
-                                  options=monitor_options(settings), funding_history=funding,
-                                  now=now_utc(), room=room)
-    return table, monitor, read
+        tables = _positions_tables(path)
+        self.table, self.funding = tables[TABLE_NAME], tables["Funding"]
+        self.room = 0
+        self.read = PositionsRead("table")
+        if self.table is None:
+            return
+        info = xlsxtable.table_info(path, TABLE_NAME)
+        self.room = (info.bounds[3] - info.bounds[1] + 1 - info.header_row_count
+                     - info.totals_row_count)
+        table = self.table
+        self.read = read_positions(settings["Positions Source"],
+                                   deadline=seconds(settings, "Source Timeout"),
+                                   since=lambda account: opened_since(table, account))
+        if self.read.error:
+            print(f"positions from {self.read.name} failed: {self.read.error} (the table keeps "
+                  "its rows, marked stale)", file=sys.stderr)
+        for warning in self.read.warnings:
+            print(f"positions from {self.read.name}: {warning}", file=sys.stderr)
+
+    def keys(self, registry: ContractRegistry) -> set[tuple[str, str]]:
+        """The (account, contract) of every position open after this refresh."""
+        from xlhedge.openpositions import open_keys, replace_account
+
+        if self.table is None:
+            return set()
+        table = self.table if self.read.rows is None else replace_account(
+            self.table, self.read.account, self.read.rows, self.room)
+        return open_keys(table, registry)
+
+    def refresh(self, positions: pd.DataFrame, inventory: pd.DataFrame,
+                settings: dict[str, str], registry: ContractRegistry, source: PriceSource
+                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The table (as read now) and its monitor: the source's rows, marks from the price
+        source, the monitor's columns against the refreshed Inventory's plan."""
+        from xlhedge.inventory import now_utc, plan_of
+        from xlhedge.openpositions import refresh_from, source_marks
+        from xlhedge.settings import monitor_options, plan_options
+
+        return refresh_from(positions, plan_of(inventory, registry, plan_options(settings)),
+                            registry, self.read, marks=source_marks(positions, source, registry),
+                            options=monitor_options(settings), funding_history=self.funding,
+                            now=now_utc(), room=self.room)
 
 
-def _refresh_positions(path: Path, inventory: pd.DataFrame, settings: dict[str, str],
-                       registry: ContractRegistry, source: PriceSource) -> None:
-    """Refresh the Positions table of the workbook at ``path``, if it has one."""
+def _refresh_positions(path: Path, book: _Positions, inventory: pd.DataFrame,
+                       settings: dict[str, str], registry: ContractRegistry,
+                       source: PriceSource) -> None:
+    """Write the Positions table of the workbook at ``path``, if it has one."""
     from xlhedge import xlsxtable
     from xlhedge.monitor import normalise_positions
     from xlhedge.openpositions import TABLE_NAME, refreshed_columns
-
-    table = _positions_tables(path)[TABLE_NAME]
-    if table is None or (normalise_positions(table).empty and not _rows_from_source(settings)):
-        return  # nothing open, nothing to read: the sheet stays as it is
-    reads: list[PositionsRead] = []
-
-    def refreshed(positions: pd.DataFrame) -> pd.DataFrame:
-        table, _, read = _open_positions(path, inventory, settings, registry, source,
-                                         positions)
-        reads.append(read)
-        return table
-
     from xlhedge.sources import TableSource
 
+    if book.table is None or (normalise_positions(book.table).empty
+                              and not _rows_from_source(settings)):
+        return  # nothing open, nothing to read: the sheet stays as it is
     try:
-        xlsxtable.update_columns(path, TABLE_NAME, refreshed, refreshed_columns(
-            _rows_from_source(settings), not isinstance(source, TableSource)), backup=False)
+        xlsxtable.update_columns(
+            path, TABLE_NAME,
+            lambda table: book.refresh(table, inventory, settings, registry, source)[0],
+            refreshed_columns(_rows_from_source(settings), not isinstance(source, TableSource)),
+            backup=False)
     except XlhedgeError as exc:
         raise _about(path, exc) from None
-    print(f"positions refreshed from {reads[-1].name}")
+    print(f"positions refreshed from {book.read.name}")
 
 
 def _rows_from_source(settings: dict[str, str]) -> bool:
@@ -365,10 +386,10 @@ def cmd_status(args: argparse.Namespace) -> int:
                            "workbook (xlhedge workbook) or add one")
     source = get_source(settings["Price Source"], deadline=seconds(settings, "Source Timeout"))
     try:
+        book = _Positions(args.workbook, settings)
         inventory = refresh_table(canonical_inputs(inventory), source, registry, None,
                                   plan_options(settings))
-        _, monitor, _ = _open_positions(args.workbook, inventory, settings, registry, source,
-                                        positions)
+        _, monitor = book.refresh(positions, inventory, settings, registry, source)
     except XlhedgeError as exc:
         raise _about(args.workbook, exc) from None
     distance = fraction(settings, "Min Liquidation Distance")

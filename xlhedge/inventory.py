@@ -9,7 +9,7 @@ read and write the table, and the source fetches the prices.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
 import numpy as np
@@ -102,8 +102,13 @@ def refresh_table(
     progress: Progress | None = None,
     options: Mapping[str, float] | None = None,
     now: datetime | None = None,
+    open_positions: Collection[tuple[str, str]] = (),
 ) -> pd.DataFrame:
     """Price the table's holdings with ``source`` and fill the computed columns from the plan.
+
+    ``open_positions``: the (account, contract) positions already open (the Positions
+    table's, :func:`xlhedge.monitor.position_key`): the Status of their rows says that their
+    Contracts are a hedge from nothing and that the Positions sheet has the adjustment.
 
     With the table's own prices, ``Updated`` becomes the time of this refresh (``now``, default
     the current time): the prices typed are the prices as of now. ``options`` are
@@ -124,10 +129,13 @@ def refresh_table(
         frame.loc[rows, "Updated"] = (now or now_utc()).replace(tzinfo=None)
     plan = plan_hedge(frame.loc[rows], registry or default_registry(), **(options or {}))
     computed = {h: [c.cell(v) for v in plan[c.key]] for h, c in plan_shown().items()}
+    held = {(a, c.upper()) for a, c in open_positions}
     computed[STATUS] = [
-        _status(error, _with_size_check(warnings, quote, spec_value), stale.get(row, ""))
-        for row, error, warnings, quote, spec_value in zip(
-            rows, plan["error"], plan["warnings"], quotes, plan["contract_value"], strict=True
+        _status(error, _with_size_check(warnings, quote, spec_value), stale.get(row, ""),
+                (account, str(contract).strip().upper()) in held)
+        for row, error, warnings, quote, spec_value, account, contract in zip(
+            rows, plan["error"], plan["warnings"], quotes, plan["contract_value"],
+            plan["account"], plan["contract"], strict=True
         )
     ]
     frame.loc[rows, list(computed)] = pd.DataFrame(computed, index=rows, dtype=object)
@@ -178,12 +186,17 @@ def _with_size_check(warnings: str, quote: Quote, spec_value: float) -> str:
     return f"{warnings}; {note}" if warnings else note
 
 
-def _status(error: str, warnings: str, stale: str) -> str:
+OPEN_NOTE = ("a position on this contract is open: its Contracts here are a hedge from "
+             "nothing; trade the Adjust on the Positions sheet instead")
+
+
+def _status(error: str, warnings: str, stale: str, opened: bool = False) -> str:
     parts = [f"stale: {stale}"] if stale else []
     if error:
         parts.append(f"error: {error}")
-    elif warnings:
-        parts.append(warnings)
+    else:
+        parts += [OPEN_NOTE] if opened else []
+        parts += [warnings] if warnings else []
     return "; ".join(parts) or "ok"
 
 

@@ -36,7 +36,13 @@ from xlhedge.inventory import (
 )
 from xlhedge.openpositions import SHEET_NAME as POSITIONS_SHEET
 from xlhedge.openpositions import TABLE_NAME as POSITIONS_TABLE
-from xlhedge.openpositions import opened_since, refresh_from, source_marks
+from xlhedge.openpositions import (
+    open_keys,
+    opened_since,
+    refresh_from,
+    replace_account,
+    source_marks,
+)
 from xlhedge.openpositions import refreshed_columns as refreshed_columns_of_positions
 from xlhedge.settings import (
     days,
@@ -49,7 +55,7 @@ from xlhedge.settings import (
 from xlhedge.sources import PriceSource, get_source
 from xlhedge.sources.base import TableSource
 from xlhedge.sources.history import daily_closes, funding_history
-from xlhedge.sources.positions import read_positions
+from xlhedge.sources.positions import PositionsRead, read_positions
 
 
 def _table_frame(book: xw.Book, sheet: str, table: str) -> pd.DataFrame | None:
@@ -99,17 +105,23 @@ def refresh_inventory() -> None:
         if not isinstance(source, TableSource):
             market = _market_history(book, settings, registry)
             inventory = market.into(inventory)
+        positions = _table_frame(book, POSITIONS_SHEET, POSITIONS_TABLE)
+        read = _read_positions(book, positions, settings)
+        if positions is not None and read.rows is not None:
+            positions = replace_account(positions, read.account, read.rows)
         result = refresh_table(inventory, source, registry,
                                lambda done, total: _status(book, f"xlhedge: {done}/{total}"),
-                               plan_options(settings))
+                               plan_options(settings), open_positions=open_keys(
+                                   positions, registry) if positions is not None else ())
         _write_back(book, SHEET_NAME, TABLE_NAME, result, owned)
         if market is not None:
             _write_whole(book, FUNDING_SHEET, ft.TABLE_NAME, ft.as_table(market.history))
             _write_whole(book, FUNDING_SHEET, ft.STATS_TABLE, market.stats)
-        positions = _table_frame(book, POSITIONS_SHEET, POSITIONS_TABLE)
         if positions is not None:
             _status(book, "xlhedge: positions")
-            _refresh_positions(book, positions, result, settings, registry, source)
+            _refresh_positions(book, positions, read, result, settings, registry, source)
+    except XlhedgeError as exc:  # the user's input or a source: one readable line
+        book.app.alert(str(exc), title="xlhedge")
     finally:
         _status(book, False)
 
@@ -159,19 +171,28 @@ def _write_back(book: xw.Book, sheet: str, table: str, frame: pd.DataFrame,
             body[:, start:stop].value = cell_values(frame.iloc[:, start:stop])
 
 
-def _refresh_positions(book: xw.Book, positions: pd.DataFrame, inventory: pd.DataFrame,
-                       settings: dict[str, str], registry: ContractRegistry,
-                       source: PriceSource) -> None:
-    """The Positions table: rows from the Positions Source, the monitor's columns."""
+def _read_positions(book: xw.Book, positions: pd.DataFrame | None,
+                    settings: dict[str, str]) -> PositionsRead:
+    """What the Positions Source gives (a failure is said in an alert)."""
+    if positions is None:
+        return PositionsRead("table")
     read = read_positions(settings["Positions Source"],
                           deadline=seconds(settings, "Source Timeout"),
                           since=lambda account: opened_since(positions, account))
     if read.error:
         book.app.alert(f"positions from {read.name} failed: {read.error}; the table keeps its "
                        "rows, marked stale", title="xlhedge")
+    return read
+
+
+def _refresh_positions(book: xw.Book, positions: pd.DataFrame, read: PositionsRead,
+                       inventory: pd.DataFrame, settings: dict[str, str],
+                       registry: ContractRegistry, source: PriceSource) -> None:
+    """The Positions table (its rows already those of the source): the monitor's columns."""
     funding = ft.history_of(_table_frame(book, FUNDING_SHEET, ft.TABLE_NAME))
+    done = PositionsRead(read.name, None, read.account, read.error)  # rows placed already
     table, _ = refresh_from(positions, plan_of(inventory, registry, plan_options(settings)),
-                            registry, read, marks=source_marks(positions, source, registry),
+                            registry, done, marks=source_marks(positions, source, registry),
                             options=monitor_options(settings), funding_history=funding,
                             now=now_utc())
     owned = refreshed_columns_of_positions(read.rows is not None,

@@ -19,7 +19,12 @@ import pandas as pd
 from xlhedge.columns import POSITION_COLUMNS, Role, by_role, is_blank, shown_in
 from xlhedge.contracts import ContractRegistry
 from xlhedge.errors import XlhedgeError
-from xlhedge.monitor import REBALANCE_BAND, monitor_positions, normalise_positions
+from xlhedge.monitor import (
+    REBALANCE_BAND,
+    monitor_positions,
+    normalise_positions,
+    position_key,
+)
 from xlhedge.sources import PriceSource, QuoteRequest
 from xlhedge.sources.base import Progress, TableSource
 from xlhedge.sources.positions import PositionsRead
@@ -99,6 +104,13 @@ def replace_account(table: pd.DataFrame, account: str | None,
             if is_blank(frame.at[row, h]) and not is_blank(before.get(h)):
                 frame.at[row, h] = before[h]
     return frame
+
+
+def open_keys(table: pd.DataFrame, registry: ContractRegistry) -> set[tuple[str, str]]:
+    """The (account, contract) of every position the table lists (:func:`position_key`)."""
+    frame = normalise_positions(table)
+    return {position_key(a, c, registry) for a, c in zip(frame["account"], frame["contract"],
+                                                         strict=True) if not is_blank(c)}
 
 
 def opened_since(table: pd.DataFrame | None, account: str) -> datetime | None:
