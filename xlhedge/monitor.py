@@ -177,8 +177,12 @@ def monitor_positions(
             errors[label] = error
         else:
             rows[label] = row
-    results = {label: _figures(row, rows, ok, band, min_distance,
-                               _estimated_funding(row, funding_history, now))
+    rates = _rates_by_contract(funding_history, now)
+    books = {key: group for key, group in ok.groupby(
+        [ok["account"], ok["contract"].astype(str).str.strip().str.upper()])} if len(ok) else {}
+    results = {label: _figures(row, rows, books.get((row.account, row.spec.symbol.upper()),
+                                                    ok.iloc[:0]),
+                               band, min_distance, _estimated_funding(row, rates))
                for label, row in rows.items()}
     keys = [position_key(a, c, registry) for a, c in zip(frame["account"], frame["contract"],
                                                          strict=True)]
@@ -200,24 +204,31 @@ def monitor_positions(
     return out
 
 
-def _estimated_funding(row: _Row, history: pd.DataFrame | None,
-                       now: datetime | None) -> tuple[float, str]:
+def _rates_by_contract(history: pd.DataFrame | None, now: datetime | None
+                       ) -> dict[str, pd.Series]:
+    """Each contract's funding rates (upper-case symbol) indexed by UTC time, up to ``now``."""
+    if history is None or history.empty:
+        return {}
+    times = pd.DatetimeIndex(pd.to_datetime(history["Time"], utc=True))
+    keep = times <= pd.Timestamp(now) if now is not None else np.ones(len(times), dtype=bool)
+    rates = pd.Series(history["Rate"].astype(float).to_numpy()[keep], index=times[keep])
+    contracts = history["Contract"].astype(str).str.strip().str.upper().to_numpy()[keep]
+    return {str(c): group.sort_index() for c, group in rates.groupby(contracts)}
+
+
+def _estimated_funding(row: _Row, rates: dict[str, pd.Series]) -> tuple[float, str]:
     """Funding received since the position opened at the public rates and today's mark (NaN:
     unknown), and a note when the history starts after the opening (a partial sum)."""
-    if history is None or history.empty or row.opened is None:
+    mine = rates.get(row.spec.symbol.upper())
+    if mine is None or row.opened is None:
         return math.nan, ""
-    times = pd.to_datetime(history["Time"], utc=True)
-    contract = history["Contract"].astype(str).str.strip().str.upper() == row.spec.symbol.upper()
-    mine = contract & (times > row.opened)
-    if now is not None:
-        mine &= times <= pd.Timestamp(now)
-    rates = history.loc[mine, "Rate"].astype(float)
-    if not len(rates):
+    since = mine[mine.index > row.opened]
+    if not len(since):
         return math.nan, ""
-    first = times[contract].min()
+    first = mine.index[0]
     note = "" if first <= row.opened else f" (partial: the history starts {first:%Y-%m-%d})"
     sign = 1.0 if row.short else -1.0
-    return float(sign * _value(row, row.mark) * rates.sum()), note
+    return float(sign * _value(row, row.mark) * since.sum()), note
 
 
 def _value(row: _Row, price: float) -> float:
@@ -306,11 +317,9 @@ def _margin_to_add(row: _Row, others: tuple[float, float], min_distance: float) 
     return high
 
 
-def _target(row: _Row, upnl: float, plan: pd.DataFrame) -> tuple[float, float, float]:
+def _target(row: _Row, upnl: float, mine: pd.DataFrame) -> tuple[float, float, float]:
     """(target contracts, the share of the position's PnL hedged, coins meant to be hedged by
     the same-coin rows)."""
-    mine = plan[(plan["contract"].astype(str).str.strip().str.upper() == row.spec.symbol.upper())
-                & (plan["account"] == row.account)] if len(plan) else plan
     spec = row.spec
     if not len(mine):
         return 0.0, math.nan, 0.0
