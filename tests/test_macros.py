@@ -113,8 +113,10 @@ def test_refresh_button_with_a_failing_positions_source(book: _Book, tmp_path: P
     settings = book.table("Settings")
     settings.loc[settings["Setting"] == "Positions Source", "Value"] = \
         f"csv:{tmp_path / 'missing.csv'}"
+    book.table("Inventory").loc[0, "Contracts"] = None
     macros.refresh_inventory()
     assert len(book.alerts) == 1 and "missing.csv" in book.alerts[0]
+    assert book.table("Inventory").loc[0, "Contracts"] == 1425  # the prices are written
     assert "Traceback" not in book.alerts[0]
     assert book.status_bar is False
 

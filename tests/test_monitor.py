@@ -247,7 +247,7 @@ class TestReviewCases:
                       **{"Opened": 46327.0, "Mark Price": 3000.0})], ignore_index=True)
         out = monitor_positions(positions, _btc_plan(1.0, 60000))
         assert "opened must be a date and time, UTC (got 'last week')" in out["error"].iloc[0]
-        assert out["error"].iloc[1] == ""  # an Excel serial (2026-10-31) is a date
+        assert out["error"].iloc[1] == ""  # an Excel serial (46327: 2026-11-01) is a date
 
     def test_a_long_near_liquidation_alerts(self) -> None:
         # long 1,000 x 1 USD at 5,000 with 0.02 BTC (10x): liquidated about 9% below
@@ -264,3 +264,24 @@ class TestReviewCases:
         out = monitor_positions(positions, _btc_plan(1.0, 60000))
         assert out["account_key"].tolist() == ["BINANCE", "BINANCE"]
         assert "listed twice" in out["error"].iloc[1]
+
+    def test_mixed_same_coin_and_cross_rows(self) -> None:
+        # 1 BTC at h 0.5 and 100 SOL at h 1 on one short of 200 x 100 at 50,000, mark 40,000:
+        # the short's +0.1 BTC is more BTC, hedged at the BTC rows' 0.5: 20,000 + 15,000 +
+        # 0.5 x 4,000 = 37,000 USD, 370 contracts; 0.5 x (1 + 0.1) = 0.55 BTC left unhedged
+        plan = _plan(Asset=["BTC", "SOL"], Quantity=[1.0, 100.0], Price=[40000.0, 150.0],
+                     Contract=[BTC, BTC], **{"Mark Price": [40000.0, 40000.0],
+                                             "Hedge Ratio": [0.5, 1.0]})
+        assert _one(_position(200, 50000), plan, band=0.0)["target_contracts"] == 370
+
+    def test_bybit_safe_short_and_long_top_up(self) -> None:
+        plan = _plan(Asset=["BTC"], Quantity=[1.0], Price=[60000.0], Contract=["BYBIT:BTCUSD"])
+        safe = _one(_position(60000, 60000, 1.0, contract="BYBIT:BTCUSD"), plan)
+        assert safe["add_margin"] == 0.0  # nothing to add: no 'Add 0.00000000' line
+        long = _position(60000, 60000, 0.1, contract="BYBIT:BTCUSD", Side="long")
+        row = _one(long, plan)
+        assert row["add_margin"] > 0 and row["status"].startswith("LIQUIDATION")
+        topped = _one(_position(60000, 60000, 0.1 + row["add_margin"], contract="BYBIT:BTCUSD",
+                                Side="long"), plan)
+        assert topped["liquidation_distance"] <= -0.3 + 1e-9
+        assert not topped["status"].startswith("LIQUIDATION")

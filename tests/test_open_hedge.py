@@ -202,3 +202,55 @@ def test_the_inventory_says_which_holdings_are_hedged_already(book: Path) -> Non
     assert main(["refresh", str(book)]) == 0
     status = xlsxtable.read_table(book, "Inventory").iloc[0]["Status"]
     assert OPEN_NOTE in status  # its Contracts (1,425) are not what to trade
+
+
+def test_review_cases_of_the_positions_table() -> None:
+    from datetime import UTC, datetime
+
+    from xlhedge.openpositions import open_keys, opened_since
+
+    table = pd.DataFrame({"Account": [None, "SUB", None],
+                          "Contract": [BTC, BTC, "BINANCE:ETHUSD_PERP"],
+                          "Contracts": [900, 100, 0],
+                          "Opened": [pd.NaT, pd.Timestamp("2026-11-01"), 46327.0],
+                          "Funding To Date": [0.01, 0.002, None]})
+    # blank and NaT are no date; an Excel serial is one; all in UTC
+    assert opened_since(table, "BINANCE") == datetime(2026, 11, 1, tzinfo=UTC)  # 46327
+    assert opened_since(table, "SUB") == datetime(2026, 11, 1, tzinfo=UTC)
+    # a row of 0 contracts is no open position
+    assert open_keys(table, default_registry()) == {("BINANCE", BTC), ("SUB", BTC)}
+    # kept values follow their account, not just the contract
+    incoming = pd.DataFrame({"Account": ["SUB", "BINANCE"], "Contract": [BTC, BTC],
+                             "Contracts": [5, 6]})
+    out = replace_account(table, None, incoming)
+    assert out["Funding To Date"].tolist()[:2] == [0.002, 0.01]
+
+
+def test_a_failed_source_marks_blank_account_rows_stale() -> None:
+    table = pd.DataFrame({"Account": [None], "Contract": [BTC], "Contracts": [900],
+                          "Entry Price": [60000.0], "Margin": [1.5]})
+    plan = plan_hedge(pd.DataFrame({"Asset": ["BTC"], "Quantity": [1.5], "Price": [95000.0],
+                                    "Contract": [BTC]}))
+    read = PositionsRead("ccxt:binance", None, "BINANCE", "binance unreachable")
+    out, _ = refresh_from(table, plan, default_registry(), read)
+    assert out.loc[0, "Status"].startswith("stale: binance unreachable")
+
+
+def test_a_missing_key_still_refreshes_the_prices(book: Path, monkeypatch, capsys) -> None:
+    import keyring
+    from keyring.backends.fail import Keyring as NoKeyring
+
+    settings = xlsxtable.read_table(book, "Settings").astype(object)
+    settings.loc[settings["Setting"] == "Positions Source", "Value"] = "ccxt:binance"
+    xlsxtable.update_columns(book, "Settings", settings, ["Value"], backup=False)
+    for name in ("KEY", "SECRET"):
+        monkeypatch.delenv(f"XLHEDGE_BINANCE_{name}", raising=False)
+    previous = keyring.get_keyring()
+    keyring.set_keyring(NoKeyring())
+    try:
+        assert main(["refresh", str(book)]) == 2
+    finally:
+        keyring.set_keyring(previous)
+    assert "XLHEDGE_BINANCE_KEY" in capsys.readouterr().err
+    inventory = xlsxtable.read_table(book, "Inventory")
+    assert inventory.iloc[0]["Contracts"] == 1425  # the prices and plan were written

@@ -168,10 +168,10 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     options = plan_options(settings)
     results: list[pd.DataFrame] = []
     history = _market_history(args.workbook, settings, registry) if live else None
-    try:
-        book = _Positions(args.workbook, settings)
+    try:  # a positions source that cannot be read (no key) must not stop the prices
+        book, later = _Positions(args.workbook, settings), None
     except XlhedgeError as exc:
-        raise _about(args.workbook, exc) from None
+        book, later = None, exc
 
     def refreshed(inventory: pd.DataFrame) -> pd.DataFrame:
         """The table as read, refreshed (read and written in one parse of the sheet)."""
@@ -185,7 +185,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         try:
             results.append(refresh_table(inventory, source, registry,
                                          _progress if live else None, options,
-                                         open_positions=book.keys(registry)))
+                                         open_positions=book.keys(registry) if book else ()))
         except XlhedgeError as exc:
             raise _about(args.workbook, exc) from None
         return results[-1]
@@ -200,10 +200,13 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     print(f"refreshed {len(result)} rows from {source.name}: "
           f"{(status.str.contains('error:')).sum()} with errors, "
           f"{(status.str.startswith('stale:')).sum()} stale")
-    _refresh_positions(written, book, result, settings, registry, source)
     if history is not None:
         history.write(written)
+    if book is not None:
+        _refresh_positions(written, book, result, settings, registry, source)
     print(f"wrote {written}")
+    if later is not None:  # the prices are written; the positions are not
+        raise _about(args.workbook, later)
     if not args.no_backup and args.out is None:
         from xlhedge.files import real_target
 
@@ -318,8 +321,11 @@ class _Positions:
 
         if self.table is None:
             return set()
-        table = self.table if self.read.rows is None else replace_account(
-            self.table, self.read.account, self.read.rows, self.room)
+        try:
+            table = self.table if self.read.rows is None else replace_account(
+                self.table, self.read.account, self.read.rows, self.room)
+        except XlhedgeError:  # too few rows: said when the Positions table is written
+            table = self.table
         return open_keys(table, registry)
 
     def refresh(self, positions: pd.DataFrame, inventory: pd.DataFrame,

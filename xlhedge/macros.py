@@ -106,9 +106,12 @@ def refresh_inventory() -> None:
             market = _market_history(book, settings, registry)
             inventory = market.into(inventory)
         positions = _table_frame(book, POSITIONS_SHEET, POSITIONS_TABLE)
-        read = _read_positions(book, positions, settings)
-        if positions is not None and read.rows is not None:
-            positions = replace_account(positions, read.account, read.rows)
+        try:  # a positions source that cannot be read (no key) must not stop the prices
+            read, later = _read_positions(book, positions, settings), None
+            if positions is not None and read.rows is not None:
+                positions = replace_account(positions, read.account, read.rows)
+        except XlhedgeError as exc:
+            read, later = PositionsRead("table"), exc
         result = refresh_table(inventory, source, registry,
                                lambda done, total: _status(book, f"xlhedge: {done}/{total}"),
                                plan_options(settings), open_positions=open_keys(
@@ -117,6 +120,8 @@ def refresh_inventory() -> None:
         if market is not None:
             _write_whole(book, FUNDING_SHEET, ft.TABLE_NAME, ft.as_table(market.history))
             _write_whole(book, FUNDING_SHEET, ft.STATS_TABLE, market.stats)
+        if later is not None:
+            raise later
         if positions is not None:
             _status(book, "xlhedge: positions")
             _refresh_positions(book, positions, read, result, settings, registry, source)

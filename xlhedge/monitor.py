@@ -27,7 +27,8 @@ from xlhedge import crosshedge, margin, openhedge, sizing
 from xlhedge.columns import POSITION_COLUMNS, column_key, is_blank
 from xlhedge.contracts import ContractRegistry, ContractSpec, default_registry
 
-__all__ = ["REBALANCE_BAND", "alerts", "monitor_positions", "normalise_positions"]
+__all__ = ["REBALANCE_BAND", "alerts", "moment", "monitor_positions", "normalise_positions",
+           "position_key"]
 
 REBALANCE_BAND = 0.02  # no adjustment while the position is within 2% of its target
 _INPUTS = [c for c in POSITION_COLUMNS if c.role in ("input", "market")]
@@ -61,18 +62,19 @@ def position_key(account: object, contract: object, registry: ContractRegistry
     return named or symbol.partition(":")[0], symbol
 
 
-def _moment(value: object, errors: list[str]) -> pd.Timestamp | None:
+def moment(value: object, errors: list[str]) -> pd.Timestamp | None:
     """A cell's date and time as UTC (an Excel serial number too); None: blank or not a date."""
-    if is_blank(value):
+    if is_blank(value) or value is pd.NaT:
         return None
     try:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            value = from_excel(value)
-        moment = pd.Timestamp(value)  # type: ignore[arg-type]
+        if isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+                value, bool):
+            value = from_excel(float(value))
+        stamp = pd.Timestamp(value)  # type: ignore[arg-type]
     except (TypeError, ValueError, OverflowError):
         errors.append(f"opened must be a date and time, UTC (got {value!r})")
         return None
-    return moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 @dataclass
@@ -127,7 +129,7 @@ def _row(raw: Mapping[str, Any], registry: ContractRegistry,
     if mode not in ("isolated", "cross"):
         errors.append(f'margin_mode must be "isolated" or "cross" (got {raw["margin_mode"]!r})')
     values = {key: _number(raw, key, errors) for key in _NUMBERS}
-    opened = _moment(raw.get("opened"), errors)
+    opened = moment(raw.get("opened"), errors)
     for key in ("contracts", "entry_price"):
         if is_blank(raw.get(key)):
             errors.append(f"{key} must not be blank")
@@ -299,17 +301,19 @@ def _margin_to_add(row: _Row, others: tuple[float, float], min_distance: float) 
         "short" if row.short else "long", row.contracts, row.spec.contract_value, row.entry,
         row.mark, max(backing, 0.0), mmr, amount, min_distance, row.spec.contract_type))
     add += max(-backing, 0.0)
-    if not row.spec.close_fee_in_bankruptcy or not row.short:
+    if not row.spec.close_fee_in_bankruptcy:
         return add
 
     def far_enough(extra: float) -> bool:
         liq = _liquidation(replace(row, margin=row.margin + extra), others)
-        return math.isinf(liq) or liq >= target
+        return liq >= target if row.short else liq <= target  # inf / 0: never liquidated
 
     low, high = add, add + 2.0 * row.spec.taker_fee * _value(row, target) + 1e-12
+    if far_enough(low):
+        return low
     while not far_enough(high):
         high *= 2.0
-    for _ in range(60):  # the liquidation price rises with the margin: bisect to a satoshi
+    for _ in range(60):  # liquidation moves away as margin is added: bisect to a satoshi
         if high - low < 1e-9:
             break
         middle = (low + high) / 2.0
@@ -323,14 +327,14 @@ def _target(row: _Row, upnl: float, mine: pd.DataFrame) -> tuple[float, float, f
     spec = row.spec
     if not len(mine):
         return 0.0, math.nan, 0.0
-    exposure = float(mine["exposure_usd"].sum())
     target_usd = float(mine["target_usd"].sum())
     same = (mine["asset"].astype(str).str.upper().replace("XBT", "BTC") == spec.underlying
             ).to_numpy()
-    # the coin the short has won or lost is hedged at the same-coin rows' ratio (dN = P (D -
-    # (1 - h) C)), and in full against cross-hedged rows (dN = h Q P_alt - N P_btc / E)
-    counted = float(mine["target_usd"][same].sum() + mine["exposure_usd"][~same].sum())
-    ratio = counted / exposure if exposure > 0 else 1.0
+    # the coin the short has won or lost is more of the contract's coin: hedged at the
+    # same-coin rows' ratio (dN = P (D - (1 - h) C)), in full when every row is a cross-hedge
+    # (dN = h Q P_alt - N P_btc / E)
+    own = float(mine["exposure_usd"][same].sum())
+    ratio = float(mine["target_usd"][same].sum()) / own if own > 0 else 1.0
     coins = float((mine["quantity"][same] * mine["hedge_ratio"][same]).sum()
                   + (mine["collateral"][same] * mine["hedge_ratio"][same]).sum())
     if spec.contract_type == "inverse":
@@ -433,6 +437,6 @@ def alerts(monitor: pd.DataFrame, min_distance: float) -> pd.DataFrame:
     """The positions liquidated within ``min_distance`` of the mark (above it for a short,
     below it for a long)."""
     distance = monitor["liquidation_distance"].astype(float)
-    short = monitor["short"].fillna(True).astype(bool)
+    short = monitor["short"].map(lambda v: v is not False)  # an error row has none
     room = distance.where(short, -distance)
     return monitor[(room < min_distance) & (monitor["error"] == "")]

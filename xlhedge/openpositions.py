@@ -21,6 +21,7 @@ from xlhedge.contracts import ContractRegistry
 from xlhedge.errors import XlhedgeError
 from xlhedge.monitor import (
     REBALANCE_BAND,
+    moment,
     monitor_positions,
     normalise_positions,
     position_key,
@@ -68,6 +69,11 @@ def _account(row: pd.Series) -> str:
     return typed or contract.partition(":")[0].upper()
 
 
+def _key(row: pd.Series) -> tuple[str, str]:
+    """A row's (account, contract), both upper-case."""
+    return _account(row), str(row["Contract"]).strip().upper()
+
+
 def replace_account(table: pd.DataFrame, account: str | None,
                     incoming: pd.DataFrame, room: int = 0) -> pd.DataFrame:
     """``table`` with the rows of ``account`` (None: every row; a blank Account is the
@@ -89,9 +95,8 @@ def replace_account(table: pd.DataFrame, account: str | None,
                            f"{'' if account is None else 'of ' + account + ' '}but the source "
                            f"gives {len(incoming)}: add rows to the table (drag its corner "
                            "down in Excel), then refresh again")
-    typed: dict[str, dict[str, Any]] = {
-        str(frame.at[i, "Contract"]).strip().upper(): {h: frame.at[i, h] for h in KEPT}
-        for i in mine}
+    typed: dict[tuple[str, str], dict[str, Any]] = {
+        _key(frame.loc[i]): {h: frame.at[i, h] for h in KEPT} for i in mine}
     for h in headings("input", "market"):
         frame.loc[mine, h] = None
     for row, values in zip(free, incoming[inputs].itertuples(index=False), strict=False):
@@ -99,7 +104,7 @@ def replace_account(table: pd.DataFrame, account: str | None,
             frame.at[row, h] = None if is_blank(value) else value
         if account is not None:
             frame.at[row, "Account"] = account
-        before = typed.get(str(frame.at[row, "Contract"]).strip().upper(), {})
+        before = typed.get(_key(frame.loc[row]), {})
         for h in KEPT:
             if is_blank(frame.at[row, h]) and not is_blank(before.get(h)):
                 frame.at[row, h] = before[h]
@@ -107,21 +112,24 @@ def replace_account(table: pd.DataFrame, account: str | None,
 
 
 def open_keys(table: pd.DataFrame, registry: ContractRegistry) -> set[tuple[str, str]]:
-    """The (account, contract) of every position the table lists (:func:`position_key`)."""
+    """The (account, contract) of every position the table holds (:func:`position_key`; rows
+    whose Contracts is not a positive number are not positions)."""
     frame = normalise_positions(table)
-    return {position_key(a, c, registry) for a, c in zip(frame["account"], frame["contract"],
-                                                         strict=True) if not is_blank(c)}
+    held = pd.to_numeric(frame["contracts"], errors="coerce") > 0
+    return {position_key(a, c, registry) for a, c, h in zip(
+        frame["account"], frame["contract"], held, strict=True) if h and not is_blank(c)}
 
 
 def opened_since(table: pd.DataFrame | None, account: str) -> datetime | None:
-    """The earliest Opened typed for ``account``'s rows: where its funding ledger is read from
-    when the exchange gives no opening time (Binance)."""
+    """The earliest Opened typed for ``account``'s rows (UTC): where its funding ledger is read
+    from when the exchange gives no opening time (Binance)."""
     if table is None or table.empty or "Opened" not in table:
         return None
     frame = with_standard_columns(table)
-    times = [v for (_, row), v in zip(frame.iterrows(), frame["Opened"], strict=True)
-             if isinstance(v, datetime) and _account(row) == account]
-    return min(times) if times else None
+    times = [moment(v, []) for (_, row), v in zip(frame.iterrows(), frame["Opened"], strict=True)
+             if _account(row) == account.upper()]
+    known = [t for t in times if t is not None and not pd.isna(t)]
+    return min(known).to_pydatetime() if known else None
 
 
 def with_standard_columns(table: pd.DataFrame) -> pd.DataFrame:
@@ -162,9 +170,7 @@ def refresh_positions(
             frame.loc[rows, column.heading] = pd.Series(
                 [column.cell(v) for v in monitor[column.key]], index=rows, dtype=object)
     for account, reason in (stale or {}).items():
-        accounts = frame.loc[rows, "Account"].map(lambda a: "" if is_blank(a) else
-                                                  str(a).strip().upper())
-        hit = accounts.index if account is None else accounts[accounts == account.upper()].index
+        hit = [i for i in rows if account is None or _account(frame.loc[i]) == account.upper()]
         frame.loc[hit, STATUS] = pd.Series(
             [f"stale: {reason}; {s}" for s in frame.loc[hit, STATUS]], index=hit, dtype=object)
     frame.loc[_blank_rows(frame), [h for h in headings("computed")]] = None
