@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
-from openpyxl.utils.datetime import from_excel
 
 from xlhedge.columns import is_blank
 from xlhedge.contracts import ContractRegistry
@@ -30,6 +29,7 @@ from xlhedge.funding import (
     resume_from,
     suggested_ratio,
 )
+from xlhedge.monitor import moment
 from xlhedge.plan import coin_of
 from xlhedge.sources.base import QuoteRequest
 from xlhedge.sources.history import Closes, FundingHistory
@@ -53,17 +53,10 @@ def history_of(table: pd.DataFrame | None) -> pd.DataFrame:
         return history_frame()
     rows = table.rename(columns={TIME_HEADING: TIME})
     keep = ~rows[CONTRACT].map(is_blank)
-    times = pd.to_datetime(rows.loc[keep, TIME].map(_moment), errors="coerce")
+    times = [moment(t, []) for t in rows.loc[keep, TIME]]  # Excel serials too; None: no date
     return history_frame((str(c).strip(), t.to_pydatetime(warn=False), float(r)) for c, t, r in zip(
         rows.loc[keep, CONTRACT], times, rows.loc[keep, RATE], strict=True)
-        if not pd.isna(t) and not is_blank(r))
-
-
-def _moment(value: object) -> object:
-    """A cell's time: an Excel serial (a cell without a date format) as a datetime."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and not math.isnan(value):
-        return from_excel(value)
-    return value
+        if t is not None and not is_blank(r))
 
 
 def as_table(history: pd.DataFrame) -> pd.DataFrame:

@@ -23,12 +23,12 @@ import numpy as np
 import pandas as pd
 from openpyxl.utils.datetime import from_excel
 
-from xlhedge import crosshedge, margin, openhedge, sizing
+from xlhedge import crosshedge, margin, openhedge, pnl, sizing
 from xlhedge.columns import POSITION_COLUMNS, column_key, is_blank
 from xlhedge.contracts import ContractRegistry, ContractSpec, default_registry
 
-__all__ = ["REBALANCE_BAND", "alerts", "moment", "monitor_positions", "normalise_positions",
-           "position_key"]
+__all__ = ["REBALANCE_BAND", "account_of", "alerts", "moment", "monitor_positions",
+           "normalise_positions", "position_key"]
 
 REBALANCE_BAND = 0.02  # no adjustment while the position is within 2% of its target
 _INPUTS = [c for c in POSITION_COLUMNS if c.role in ("input", "market")]
@@ -58,8 +58,13 @@ def position_key(account: object, contract: object, registry: ContractRegistry
     symbol = "" if is_blank(contract) else str(contract).strip()
     spec = registry.find(symbol) if symbol else None
     symbol = spec.symbol if spec is not None else symbol.upper()
+    return account_of(account, symbol), symbol
+
+
+def account_of(account: object, contract: object) -> str:
+    """A position's account: as typed, upper-case; blank meaning the contract's exchange."""
     named = "" if is_blank(account) else str(account).strip().upper()
-    return named or symbol.partition(":")[0], symbol
+    return named or ("" if is_blank(contract) else str(contract)).strip().partition(":")[0].upper()
 
 
 def moment(value: object, errors: list[str]) -> pd.Timestamp | None:
@@ -241,11 +246,14 @@ def _value(row: _Row, price: float) -> float:
 
 def _pnl(row: _Row, price: float) -> float:
     """Unrealised PnL in the settle currency at ``price`` (mark)."""
-    s = -1.0 if row.short else 1.0
-    q = row.contracts * row.spec.contract_value
-    if row.spec.contract_type == "inverse":
-        return s * q * (1.0 / row.entry - 1.0 / price)
-    return s * q * (price - row.entry)
+    value = pnl.inverse_pnl if row.spec.contract_type == "inverse" else pnl.linear_pnl
+    return float(value(row.contracts, row.spec.contract_value, row.entry, price,
+                       "short" if row.short else "long"))
+
+
+def _maintenance(row: _Row) -> float:
+    """Maintenance margin at the mark (the tier by position value there)."""
+    return float(margin.maintenance_margin(_value(row, row.mark), *row.spec.tier_arrays()))
 
 
 def _tier(row: _Row, price: float) -> tuple[float, float]:
@@ -257,15 +265,14 @@ def _tier(row: _Row, price: float) -> tuple[float, float]:
 
 def _wallet_others(row: _Row, rows: Mapping[Any, _Row]) -> tuple[float, float]:
     """Maintenance margin and unrealised PnL of the other cross positions on ``row``'s wallet."""
-    mm = pnl = 0.0
+    mm = won = 0.0
     for other in rows.values():
         if other is row or other.mode != "cross" or (other.account, other.spec.settle) != (
                 row.account, row.spec.settle):
             continue
-        mmr, amount = _tier(other, other.mark)
-        mm += mmr * _value(other, other.mark) - amount
-        pnl += _pnl(other, other.mark)
-    return mm, pnl
+        mm += _maintenance(other)
+        won += _pnl(other, other.mark)
+    return mm, won
 
 
 def _liquidation(row: _Row, others: tuple[float, float]) -> float:
@@ -358,8 +365,7 @@ def _figures(row: _Row, rows: Mapping[Any, _Row], plan: pd.DataFrame, band: floa
         row.mark, row.margin, mmr, amount, row.spec.contract_type))
     if row.mode == "cross" and not math.isnan(row.margin):  # the wallet's: all its positions
         balance = row.margin + upnl + others[1]
-        own = mmr * _value(row, row.mark) - amount
-        ratio = (own + others[0]) / balance if balance > 0 else math.inf
+        ratio = (_maintenance(row) + others[0]) / balance if balance > 0 else math.inf
     target, _, coins = _target(row, upnl, plan)
     held = row.contracts if row.short else -row.contracts
     adjust = target - held

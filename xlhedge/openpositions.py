@@ -21,6 +21,7 @@ from xlhedge.contracts import ContractRegistry
 from xlhedge.errors import XlhedgeError
 from xlhedge.monitor import (
     REBALANCE_BAND,
+    account_of,
     moment,
     monitor_positions,
     normalise_positions,
@@ -62,11 +63,8 @@ KEPT = ("Opened", "Funding To Date")  # typed values a source that gives none do
 
 
 def _account(row: pd.Series) -> str:
-    """A row's account: as typed, blank meaning the contract's exchange (as the monitor reads
-    it)."""
-    contract = "" if is_blank(row["Contract"]) else str(row["Contract"]).strip()
-    typed = "" if is_blank(row["Account"]) else str(row["Account"]).strip().upper()
-    return typed or contract.partition(":")[0].upper()
+    """A row's account, as the monitor reads it (:func:`~xlhedge.monitor.account_of`)."""
+    return account_of(row["Account"], row["Contract"])
 
 
 def _key(row: pd.Series) -> tuple[str, str]:
