@@ -29,7 +29,7 @@ import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
-from xlhedge.columns import NEVER, POSITION_COLUMNS, UNITS, Column, Face, shown_in
+from xlhedge.columns import NEVER, POSITION_COLUMNS, UNITS, Column, Face, is_blank, shown_in
 from xlhedge.columns import column as declared_column
 from xlhedge.contracts import ContractRegistry
 from xlhedge.errors import InputError
@@ -134,19 +134,28 @@ def _adjust_order(line: Mapping[str, Any]) -> str:
         return f"error: {line['error']}"
     if not line["adjust"]:
         return "No adjustment: within the band"
-    n = abs(float(line["adjust_contracts"]))
     side: Literal["SELL", "BUY"] = "SELL" if line["adjust_contracts"] > 0 else "BUY"
-    quantity = n * float(line["contract_value"]) if line["order_unit"] == "USD" else None
-    text = order_text(side, n, str(line["symbol"]), quantity, str(line["order_unit"]),
-                      float(line["contract_value"]))
+    text = _open_order(side, abs(float(line["adjust_contracts"])), line)
     return text.replace("to close", "reduce only")
+
+
+def _records(monitor: pd.DataFrame) -> list[dict[str, Any]]:
+    """The monitor's rows as dicts by column name."""
+    return [{str(k): v for k, v in r.items()} for r in monitor.to_dict("records")]
+
+
+def _open_order(side: Literal["SELL", "BUY"], contracts: float, line: Mapping[str, Any]) -> str:
+    """An order on an open position (a monitor row), in the exchange's unit."""
+    value = float(line["contract_value"])
+    quantity = contracts * value if line["order_unit"] == "USD" else None
+    return order_text(side, contracts, str(line["symbol"]), quantity, str(line["order_unit"]),
+                      value)
 
 
 def _action_lines(monitor: pd.DataFrame) -> list[str]:
     """What to do about the open positions: margin first, then the adjustments."""
     lines = []
-    records = [{str(k): v for k, v in r.items()}
-               for r in monitor[monitor["error"] == ""].to_dict("records")]
+    records = _records(monitor[monitor["error"] == ""])
     for line in records:
         if line["add_margin"] > 0:
             lines.append(f"Add {line['add_margin']:.8f} {line['settle']} margin to the "
@@ -164,15 +173,11 @@ def _closing_lines(opened: pd.DataFrame | None) -> list[str]:
     if opened is None:
         return []
     lines = []
-    for line in opened.to_dict("records"):
-        n = float(line["contracts"])
-        side: Literal["SELL", "BUY"] = "BUY" if line["short"] else "SELL"
-        quantity = n * float(line["contract_value"]) if line["order_unit"] == "USD" else None
-        order = order_text(side, n, str(line["symbol"]), quantity, str(line["order_unit"]),
-                           float(line["contract_value"]))
+    for line in _records(opened):
+        order = _open_order("BUY" if line["short"] else "SELL", float(line["contracts"]), line)
         coin = line["settle"]
         funding = line["funding_to_date"]
-        known = funding is not None and not (isinstance(funding, float) and math.isnan(funding))
+        known = not is_blank(funding)
         lines.append(f"{order} (open now): at the mark {line['mark_price']:,.2f} it realises "
                      f"{line['close_result_coin']:+.8f} {coin} ({line['close_result_usd']:+,.2f} "
                      f"USD) after the taker fee to close {line['fee_to_close_coin']:.8f} {coin}"
@@ -1021,8 +1026,7 @@ class _SheetWriter:
         shown = [declared_column(k, POSITION_COLUMNS) for k in keys][:self.last_col - 2]
         self.header(row, ["#", "Contract", "Adjustment", *(c.heading for c in shown)])
         row += 1
-        for n, record in enumerate(monitor.to_dict("records"), start=1):
-            line = {str(k): v for k, v in record.items()}
+        for n, line in enumerate(_records(monitor), start=1):
             cell: dict[str, Any] = {"border": 1, "valign": "top"}
             order = _adjust_order(line)
             self.number(row, 0, n, FMT_COUNT, **cell)
