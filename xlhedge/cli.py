@@ -88,19 +88,25 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _workbook_tables(path: Path) -> tuple[pd.DataFrame, dict[str, str], ContractRegistry]:
-    """The Inventory table, the settings and the contract registry of a workbook file."""
+OPEN_TABLES = ("Positions", "Funding", "FundingStats")  # read with the settings, once
+
+
+def _workbook_tables(path: Path) -> tuple[pd.DataFrame, dict[str, str], ContractRegistry,
+                                          dict[str, pd.DataFrame | None]]:
+    """The Inventory table, the settings, the contract registry and the :data:`OPEN_TABLES`
+    of a workbook file."""
     from xlhedge.inventory import TABLE_NAME
 
-    inventory, settings, registry = _workbook_settings(path, TABLE_NAME)
+    found, settings, registry = _workbook_settings(path, TABLE_NAME, *OPEN_TABLES)
+    inventory = found[TABLE_NAME]
     assert inventory is not None  # _workbook_settings checked that the table is there
-    return inventory, settings, registry
+    return inventory, settings, registry, found
 
 
-def _workbook_settings(path: Path, *tables: str
-                       ) -> tuple[pd.DataFrame | None, dict[str, str], ContractRegistry]:
-    """``tables`` (the first of them, else None), the settings and the contract registry of a
-    workbook file; refused when it has no Inventory table."""
+def _workbook_settings(path: Path, *tables: str) -> tuple[
+        dict[str, pd.DataFrame | None], dict[str, str], ContractRegistry]:
+    """``tables`` (None where missing), the settings and the contract registry of a workbook
+    file, in one reading of it; refused when it has no Inventory table."""
     from xlhedge import xlsxtable
     from xlhedge.inventory import TABLE_NAME
     from xlhedge.settings import registry_from_table, settings_from_table
@@ -112,8 +118,8 @@ def _workbook_settings(path: Path, *tables: str
         raise XlhedgeError(f"{path.name} has no table named {TABLE_NAME!r} (tables: "
                            f"{', '.join(sorted(names.values())) or 'none'})")
     found = xlsxtable.read_tables(path, [*tables, "Settings", "Contracts"])
-    first = found[tables[0]] if tables else None
-    return first, settings_from_table(found["Settings"]), registry_from_table(found["Contracts"])
+    return ({name: found[name] for name in tables}, settings_from_table(found["Settings"]),
+            registry_from_table(found["Contracts"]))
 
 
 def _progress(done: int, total: int) -> None:
@@ -161,15 +167,15 @@ def cmd_refresh(args: argparse.Namespace) -> int:
                              "a workbook's format (.xlsm keeps macros, .xlsx has none) cannot "
                              "change by renaming")
     _check_workbook(args.workbook)
-    _, settings, registry = _workbook_settings(args.workbook)
+    tables, settings, registry = _workbook_settings(args.workbook, *OPEN_TABLES)
     spec = args.source or settings["Price Source"]
     source = get_source(spec, deadline=seconds(settings, "Source Timeout"))
     live = spec.strip().lower().startswith("ccxt:")
     options = plan_options(settings)
     results: list[pd.DataFrame] = []
-    history = _market_history(args.workbook, settings, registry) if live else None
+    history = _market_history(args.workbook, settings, registry, tables) if live else None
     try:  # a positions source that cannot be read (no key) must not stop the prices
-        book, later = _Positions(args.workbook, settings), None
+        book, later = _Positions(args.workbook, settings, tables), None
     except XlhedgeError as exc:
         book, later = None, exc
 
@@ -218,8 +224,8 @@ class _History:
     """A live refresh's market history (:func:`xlhedge.fundingtable.refresh_market_history`)
     from the workbook's tables, and its writing back."""
 
-    def __init__(self, path: Path, settings: dict[str, str], registry: ContractRegistry
-                 ) -> None:
+    def __init__(self, path: Path, settings: dict[str, str], registry: ContractRegistry,
+                 tables: dict[str, pd.DataFrame | None]) -> None:
         from xlhedge import fundingtable as ft
         from xlhedge import xlsxtable
         from xlhedge.inventory import canonical_inputs, now_utc
@@ -228,10 +234,9 @@ class _History:
 
         now = now_utc()
         deadline = seconds(settings, "Source Timeout")
-        tables = xlsxtable.read_tables(path, ["Inventory", "Positions", ft.TABLE_NAME,
-                                              ft.STATS_TABLE])
-        if (inventory := tables["Inventory"]) is not None:  # Coin, Symbol: as the plan reads
-            tables["Inventory"] = canonical_inputs(inventory)
+        # the Inventory as read now (the refresh reads it again as it writes it)
+        inventory = xlsxtable.read_table(path, "Inventory")
+        tables = {**tables, "Inventory": canonical_inputs(inventory)}  # Coin: as the plan reads
         self.rows = len(held) if (held := tables[ft.TABLE_NAME]) is not None else 0
         self.present = tables[ft.TABLE_NAME] is not None and tables[ft.STATS_TABLE] is not None
         print("market history (funding, daily closes)", file=sys.stderr)
@@ -265,24 +270,12 @@ class _History:
         print(f"funding history: {len(self.market.history)} rows")
 
 
-def _market_history(path: Path, settings: dict[str, str], registry: ContractRegistry
-                    ) -> _History:
+def _market_history(path: Path, settings: dict[str, str], registry: ContractRegistry,
+                    tables: dict[str, pd.DataFrame | None]) -> _History:
     try:
-        return _History(path, settings, registry)
+        return _History(path, settings, registry, tables)
     except XlhedgeError as exc:
         raise _about(path, exc) from None
-
-
-def _positions_tables(path: Path) -> dict[str, pd.DataFrame | None]:
-    """The workbook's Positions table (None where it has none) and its funding history
-    (:func:`xlhedge.fundingtable.history_of`: empty without a Funding table)."""
-    from xlhedge import xlsxtable
-    from xlhedge.fundingtable import TABLE_NAME as FUNDING
-    from xlhedge.fundingtable import history_of
-    from xlhedge.openpositions import TABLE_NAME
-
-    tables = xlsxtable.read_tables(path, [TABLE_NAME, FUNDING])
-    return {TABLE_NAME: tables[TABLE_NAME], "Funding": history_of(tables[FUNDING])}
 
 
 class _Positions:
@@ -290,14 +283,16 @@ class _Positions:
     gives, read once per run (the source before the Inventory is written, so that the
     Inventory's Status can say which holdings are hedged already)."""
 
-    def __init__(self, path: Path, settings: dict[str, str]) -> None:
+    def __init__(self, path: Path, settings: dict[str, str],
+                 tables: dict[str, pd.DataFrame | None]) -> None:
         from xlhedge import xlsxtable
+        from xlhedge.fundingtable import TABLE_NAME as FUNDING
+        from xlhedge.fundingtable import history_of
         from xlhedge.openpositions import TABLE_NAME, opened_since
         from xlhedge.settings import seconds
         from xlhedge.sources.positions import PositionsRead, read_positions
 
-        tables = _positions_tables(path)
-        self.table, self.funding = tables[TABLE_NAME], tables["Funding"]
+        self.table, self.funding = tables[TABLE_NAME], history_of(tables[FUNDING])
         self.room = 0
         self.read = PositionsRead("table")
         if self.table is None:
@@ -381,18 +376,18 @@ def cmd_status(args: argparse.Namespace) -> int:
     from xlhedge.sources import get_source
 
     _check_workbook(args.workbook)
-    inventory, settings, registry = _workbook_tables(args.workbook)
+    inventory, settings, registry, tables = _workbook_tables(args.workbook)
     if args.source:
         settings["Price Source"] = args.source
     if args.positions:
         settings["Positions Source"] = args.positions
-    positions = _positions_tables(args.workbook)[TABLE_NAME]
+    positions = tables[TABLE_NAME]
     if positions is None:
         raise XlhedgeError(f"{args.workbook.name} has no {TABLE_NAME} table: rebuild the "
                            "workbook (xlhedge workbook) or add one")
     source = get_source(settings["Price Source"], deadline=seconds(settings, "Source Timeout"))
     try:
-        book = _Positions(args.workbook, settings)
+        book = _Positions(args.workbook, settings, tables)
         inventory = refresh_table(canonical_inputs(inventory), source, registry, None,
                                   plan_options(settings))
         _, monitor = book.refresh(positions, inventory, settings, registry, source)
@@ -414,17 +409,17 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 
 def cmd_sheet(args: argparse.Namespace) -> int:
+    from xlhedge.fundingtable import history_of
     from xlhedge.hedgesheet import make_sheet_file
     from xlhedge.inventory import canonical_inputs, now_utc
 
     _check_workbook(args.workbook)
-    inventory, settings, registry = _workbook_tables(args.workbook)
+    inventory, settings, registry, tables = _workbook_tables(args.workbook)
     inventory = canonical_inputs(inventory)
-    tables = _positions_tables(args.workbook)
     try:
         sheet = make_sheet_file(inventory, settings, registry, args.workbook, now_utc(),
                                 path=args.output, positions=tables["Positions"],
-                                funding_history=tables["Funding"])
+                                funding_history=history_of(tables["Funding"]))
     except XlhedgeError as exc:
         raise _about(args.workbook, exc) from None
     print(f"wrote {sheet}")
