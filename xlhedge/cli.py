@@ -328,14 +328,12 @@ class _Positions:
                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The table (as read now) and its monitor: the source's rows, marks from the price
         source, the monitor's columns against the refreshed Inventory's plan."""
-        from xlhedge.inventory import now_utc, plan_of
-        from xlhedge.openpositions import refresh_from, source_marks
-        from xlhedge.settings import monitor_options, plan_options
+        from xlhedge.inventory import now_utc
+        from xlhedge.openpositions import refresh_with_settings
 
-        return refresh_from(positions, plan_of(inventory, registry, plan_options(settings)),
-                            registry, self.read, marks=source_marks(positions, source, registry),
-                            options=monitor_options(settings), funding_history=self.funding,
-                            now=now_utc(), room=self.room)
+        return refresh_with_settings(positions, inventory, registry, self.read, settings, source,
+                                     funding_history=self.funding, now=now_utc(),
+                                     room=self.room)
 
 
 def _refresh_positions(path: Path, book: _Positions, inventory: pd.DataFrame,

@@ -30,7 +30,6 @@ from xlhedge.inventory import (
     column_blocks,
     missing_inputs,
     now_utc,
-    plan_of,
     refresh_table,
     refreshed_columns,
 )
@@ -39,14 +38,12 @@ from xlhedge.openpositions import TABLE_NAME as POSITIONS_TABLE
 from xlhedge.openpositions import (
     open_keys,
     opened_since,
-    refresh_from,
+    refresh_with_settings,
     replace_account,
-    source_marks,
 )
 from xlhedge.openpositions import refreshed_columns as refreshed_columns_of_positions
 from xlhedge.settings import (
     days,
-    monitor_options,
     plan_options,
     registry_from_table,
     seconds,
@@ -196,10 +193,8 @@ def _refresh_positions(book: xw.Book, positions: pd.DataFrame, read: PositionsRe
     """The Positions table (its rows already those of the source): the monitor's columns."""
     funding = ft.history_of(_table_frame(book, FUNDING_SHEET, ft.TABLE_NAME))
     done = PositionsRead(read.name, None, read.account, read.error)  # rows placed already
-    table, _ = refresh_from(positions, plan_of(inventory, registry, plan_options(settings)),
-                            registry, done, marks=source_marks(positions, source, registry),
-                            options=monitor_options(settings), funding_history=funding,
-                            now=now_utc())
+    table, _ = refresh_with_settings(positions, inventory, registry, done, settings, source,
+                                     funding_history=funding, now=now_utc())
     owned = refreshed_columns_of_positions(read.rows is not None,
                                            not isinstance(source, TableSource))
     _write_back(book, POSITIONS_SHEET, POSITIONS_TABLE, table, owned)

@@ -19,6 +19,7 @@ import pandas as pd
 from xlhedge.columns import POSITION_COLUMNS, Role, by_role, is_blank, shown_in
 from xlhedge.contracts import ContractRegistry
 from xlhedge.errors import XlhedgeError
+from xlhedge.inventory import plan_of
 from xlhedge.monitor import (
     REBALANCE_BAND,
     account_of,
@@ -27,6 +28,7 @@ from xlhedge.monitor import (
     normalise_positions,
     position_key,
 )
+from xlhedge.settings import monitor_options, plan_options
 from xlhedge.sources import PriceSource, QuoteRequest
 from xlhedge.sources.base import Progress, TableSource
 from xlhedge.sources.positions import PositionsRead
@@ -204,3 +206,16 @@ def refresh_from(
         stale[read.account] = read.error
     return refresh_positions(table, plan, registry, marks=marks, stale=stale,
                              funding_history=funding_history, now=now, **(options or {}))
+
+
+def refresh_with_settings(
+    table: pd.DataFrame, inventory: pd.DataFrame, registry: ContractRegistry,
+    read: PositionsRead, settings: Mapping[str, str], source: PriceSource, *,
+    funding_history: pd.DataFrame | None, now: datetime, room: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`refresh_from` as a workbook's refresh does it: against the plan of the refreshed
+    Inventory, marks from the price source, the Settings' band and liquidation distance."""
+    return refresh_from(table, plan_of(inventory, registry, plan_options(settings)), registry,
+                        read, marks=source_marks(table, source, registry),
+                        options=monitor_options(settings), funding_history=funding_history,
+                        now=now, room=room)
