@@ -331,10 +331,8 @@ def margin_for_liquidation(
             f"{'long' if s[i] > 0 else 'short'}{_at(wrong, i)})",
         )
     with np.errstate(over="ignore", invalid="ignore"):
-        if kind == "inverse":
-            margin = mmr_ * q / target - cum - s * q * (1 / entry - 1 / target)
-        else:
-            margin = mmr_ * q * target - cum - s * q * (target - entry)
+        mm, pnl = maintenance_and_pnl(s, q, entry, target, mmr_, cum, kind)
+        margin = mm - pnl
     short = margin < 0
     if short.any():
         i = tuple(np.argwhere(short)[0])
@@ -436,6 +434,17 @@ def _solve_mark_tiers(
     first_long = np.where(hit, prices, 0.0).max(axis=-1, initial=0.0)
     first_short = np.where(hit, prices, np.inf).min(axis=-1, initial=np.inf)
     return np.asarray(np.where(s > 0, first_long, first_short), dtype=np.float64)
+
+
+def maintenance_and_pnl(s: FloatArray, q: FloatArray, entry: FloatArray, price: FloatArray,
+                        mmr: FloatArray, cum: FloatArray, kind: str
+                        ) -> tuple[FloatArray, FloatArray]:
+    """Maintenance margin and unrealised PnL at ``price`` (mark basis) of checked, broadcast
+    arrays (:func:`_position`): inverse ``MM = mmr N/P - cum``, ``PnL = s N (1/E - 1/P)``;
+    linear ``MM = mmr q P - cum``, ``PnL = s q (P - E)``."""
+    if kind == "inverse":
+        return mmr * q / price - cum, s * q * (1.0 / entry - 1.0 / price)
+    return mmr * q * price - cum, s * q * (price - entry)
 
 
 def _value(q: FloatArray, price: FloatArray, kind: str) -> FloatArray:

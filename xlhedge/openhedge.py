@@ -75,15 +75,14 @@ def _equity_terms(side: SideLike, contracts: ArrayLike, contract_value: ArrayLik
                   entry_price: ArrayLike, margin: ArrayLike, mmr: ArrayLike,
                   maintenance_amount: ArrayLike, contract_type: str, price: FloatArray,
                   ) -> tuple[FloatArray, ...]:
-    """(side, margin, maintenance margin at ``price``, unrealised PnL at ``price``), broadcast:
-    inverse ``MM = mmr N/P - cum``, ``PnL = s N (1/E - 1/P)``; linear ``MM = mmr q P - cum``,
-    ``PnL = s q (P - E)``."""
+    """(side, margin, maintenance margin at ``price``, unrealised PnL at ``price``), checked
+    and broadcast (:func:`xlhedge.margin.maintenance_and_pnl`)."""
     s, q, entry, m_, mmr_, cum, p = margin_module._position(
         side, contracts, contract_value, entry_price, margin, mmr, maintenance_amount,
         price=price)
-    if inputs.contract_type(contract_type) == "inverse":
-        return s, m_, mmr_ * q / p - cum, s * q * (1.0 / entry - 1.0 / p)
-    return s, m_, mmr_ * q * p - cum, s * q * (p - entry)
+    mm, pnl = margin_module.maintenance_and_pnl(s, q, entry, p, mmr_, cum,
+                                                inputs.contract_type(contract_type))
+    return s, m_, mm, pnl
 
 
 def margin_ratio(side: SideLike, contracts: ArrayLike, contract_value: ArrayLike,
