@@ -26,14 +26,17 @@ from openpyxl.utils.datetime import from_excel
 from xlhedge import crosshedge, margin, openhedge, pnl, sizing
 from xlhedge.columns import POSITION_COLUMNS, column_key, is_blank
 from xlhedge.contracts import ContractRegistry, ContractSpec, default_registry
+from xlhedge.inputs import violations
 
 __all__ = ["REBALANCE_BAND", "account_of", "alerts", "moment", "monitor_positions",
            "normalise_positions", "position_key"]
 
 REBALANCE_BAND = 0.02  # no adjustment while the position is within 2% of its target
 _INPUTS = [c for c in POSITION_COLUMNS if c.role in ("input", "market")]
-_NUMBERS = {"contracts": "> 0", "entry_price": "> 0", "margin": ">= 0", "mark_price": "> 0",
-            "funding_to_date": ""}
+# each numeric input's rule, in the words of inputs.violations (the plan's and the functions')
+_NUMBERS: dict[str, tuple[float | None, float | None]] = {  # (gt, ge)
+    "contracts": (0, None), "entry_price": (0, None), "margin": (None, 0),
+    "mark_price": (0, None), "funding_to_date": (None, None)}
 
 
 def normalise_positions(table: pd.DataFrame) -> pd.DataFrame:
@@ -107,10 +110,10 @@ def _number(raw: Mapping[str, Any], key: str, errors: list[str]) -> float:
     except (TypeError, ValueError):
         errors.append(f"{key} must be a number (got {value!r})")
         return math.nan
-    rule = _NUMBERS[key]
-    if not math.isfinite(number) or (rule == "> 0" and number <= 0) or (
-            rule == ">= 0" and number < 0):
-        errors.append(f"{key} must be {rule or 'finite'} (got {number:g})")
+    gt, ge = _NUMBERS[key]
+    broken = [text for bad, text in violations(np.array([number]), gt=gt, ge=ge) if bad.any()]
+    if broken:
+        errors.append(f"{key} {broken[0]} (got {number:g})")
         return math.nan
     return number
 
